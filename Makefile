@@ -1,0 +1,102 @@
+# Makefile: builds synth.so with PGXS (CPU backend on OpenBLAS) and, where
+# nvcc is found, cuda/synth_cuda.so (the CUDA backend, loaded at run time).
+#
+#   make && make install        build and install (make NO_CUDA=1: CPU only)
+#   make installcheck           pg_regress tests sql/*.sql against a server
+#   make unit                   standalone C tests test/unit/*_test.c
+#   make gpu-test               CPU-vs-GPU parity (prints SKIP without a device)
+#
+# scripts/test.sh runs all of them on a throwaway cluster.
+
+EXTENSION = synth
+MODULE_big = synth
+OBJS = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
+DATA = $(wildcard sql/synth--*.sql)
+
+# Every sql/*.sql but the install scripts is a regression test.
+REGRESS := $(sort $(basename $(notdir $(filter-out sql/synth--%.sql,$(wildcard sql/*.sql)))))
+
+# Debian keeps OpenBLAS's cblas.h in a directory per threading flavour.
+BLAS_INCDIR ?= $(firstword $(wildcard /usr/include/*/openblas-pthread /usr/include/*/openblas-openmp /usr/include/*/openblas-serial /usr/include/openblas))
+BLAS_CFLAGS ?= $(if $(BLAS_INCDIR),-I$(BLAS_INCDIR))
+BLAS_LIBS ?= -lopenblas
+
+PG_CPPFLAGS = -I$(srcdir)/src -I$(srcdir)/cuda $(BLAS_CFLAGS)
+PG_CFLAGS = -O2
+SHLIB_LINK = $(BLAS_LIBS) -lm -ldl
+
+PG_CONFIG ?= pg_config
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)
+
+CONTRIB_TESTDB = synth_regression
+
+.PHONY: cuda-lib install-cuda uninstall-cuda clean-tests unit gpu-test
+
+# ---------------------------------------------------------------- CUDA backend
+
+NVCC ?= $(firstword $(shell command -v nvcc 2>/dev/null) $(wildcard /usr/local/cuda/bin/nvcc))
+CUDA_HOME ?= $(patsubst %/bin/,%,$(dir $(NVCC)))
+CUDA_LIBDIR ?= $(firstword $(wildcard $(CUDA_HOME)/lib64 $(CUDA_HOME)/lib))
+NVCCFLAGS ?= -O2
+NVCC_ARCH ?=
+CUDA_SRCS = $(sort $(wildcard cuda/*.cu))
+CUDA_LDFLAGS = $(if $(CUDA_LIBDIR),-L$(CUDA_LIBDIR) -Xlinker -rpath -Xlinker $(CUDA_LIBDIR)) -lcublas -lcudart
+
+ifeq ($(NO_CUDA)$(if $(NVCC),,none),)
+CUDA_LIB = cuda/synth_cuda.so
+endif
+
+all: cuda-lib
+
+ifneq ($(CUDA_LIB),)
+cuda-lib: $(CUDA_LIB)
+
+$(CUDA_LIB): $(CUDA_SRCS) $(wildcard cuda/*.h cuda/*.cuh)
+	$(NVCC) $(NVCCFLAGS) $(NVCC_ARCH) -shared -Xcompiler -fPIC,-fvisibility=hidden \
+		-I$(srcdir)/cuda -o $@ $(CUDA_SRCS) $(CUDA_LDFLAGS)
+
+install: install-cuda
+install-cuda: $(CUDA_LIB) installdirs
+	$(INSTALL_SHLIB) $(CUDA_LIB) '$(DESTDIR)$(pkglibdir)/synth_cuda.so'
+else
+cuda-lib:
+	@echo "synth: CUDA backend skipped ($(if $(NO_CUDA),NO_CUDA is set,nvcc not found)): building the CPU backend only"
+install-cuda:
+endif
+
+uninstall: uninstall-cuda
+uninstall-cuda:
+	rm -f '$(DESTDIR)$(pkglibdir)/synth_cuda.so'
+
+# ---------------------------------------------------------------- tests outside the server
+
+# Standalone programs: they may include server headers for types but link
+# only server-free sources (src/backend_cpu.c), OpenBLAS and libm.
+TEST_CFLAGS = -O2 -g -Wall -I$(srcdir)/src -I$(srcdir)/cuda -I$(includedir_server) $(BLAS_CFLAGS)
+TEST_LIBS = $(BLAS_LIBS) -lm -ldl
+UNIT_BINS = $(patsubst %.c,%,$(sort $(wildcard test/unit/*_test.c)))
+
+test/unit/%_test: test/unit/%_test.c src/backend_cpu.c src/backend.h $(wildcard test/unit/*.h)
+	$(CC) $(TEST_CFLAGS) -o $@ $< src/backend_cpu.c $(TEST_LIBS)
+
+# One line per program, "unit NAME ... ok" or "... FAILED"; fails if any failed.
+unit: $(UNIT_BINS)
+	@failed=0; \
+	for t in $(UNIT_BINS); do \
+		if ./$$t; then echo "unit $$(basename $$t) ... ok"; \
+		else echo "unit $$(basename $$t) ... FAILED"; failed=$$((failed + 1)); fi; \
+	done; \
+	$(if $(UNIT_BINS),,echo "unit: no tests in test/unit";) \
+	test $$failed -eq 0
+
+test/gpu/parity: test/gpu/parity.c src/backend_cpu.c src/backend.h cuda/synth_cuda.h
+	$(CC) $(TEST_CFLAGS) -o $@ test/gpu/parity.c src/backend_cpu.c $(TEST_LIBS)
+
+# Prints "gpu parity: PASS|FAIL ..." or "SKIP: no CUDA device".
+gpu-test: cuda-lib test/gpu/parity
+	./test/gpu/parity cuda/synth_cuda.so
+
+clean: clean-tests
+clean-tests:
+	rm -f cuda/synth_cuda.so test/gpu/parity $(UNIT_BINS)

@@ -1,0 +1,89 @@
+/* synth--0.1.0.sql: catalog and functions of the synth extension */
+
+\echo Use "CREATE EXTENSION synth" to load this file. \quit
+
+/*
+ * The catalog lives in schema synth, owned by the extension's owner.  Users do
+ * not write it directly: the C functions check the caller's privileges on the
+ * source table and then write the catalog as its owner, so that a model row
+ * and its weights are always written whole by synth itself.
+ */
+CREATE SCHEMA synth;
+
+CREATE TABLE synth.models (
+	id				bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	source_schema	name NOT NULL,
+	source_table	name NOT NULL,
+	source_relid	oid NOT NULL,
+	method			text NOT NULL,
+	status			text NOT NULL DEFAULT 'ready'
+		CHECK (status IN ('training', 'ready', 'failed')),
+	created_at		timestamptz NOT NULL DEFAULT now(),
+	created_by		name NOT NULL DEFAULT current_user,
+	n_rows			bigint NOT NULL,
+	spec			jsonb NOT NULL,
+	weights			bytea NOT NULL,
+	metrics			jsonb NOT NULL DEFAULT '{}'
+);
+
+CREATE INDEX models_source_idx ON synth.models (source_relid, id);
+
+COMMENT ON TABLE synth.models IS 'trained synthetic-data models: one row per synth_train call';
+COMMENT ON COLUMN synth.models.spec IS 'columns, types, encoders, method and options, as jsonb';
+COMMENT ON COLUMN synth.models.weights IS 'model parameters in synth''s versioned binary format (magic SYNTHMDL)';
+
+/* Everyone may see which models exist; weights stay with the catalog owner. */
+REVOKE ALL ON synth.models FROM PUBLIC;
+GRANT USAGE ON SCHEMA synth TO PUBLIC;
+GRANT SELECT (id, source_schema, source_table, source_relid, method, status,
+			  created_at, created_by, n_rows, spec, metrics)
+	ON synth.models TO PUBLIC;
+
+SELECT pg_catalog.pg_extension_config_dump('synth.models', '');
+
+CREATE FUNCTION synth_train(source regclass,
+							method text DEFAULT 'auto',
+							options jsonb DEFAULT '{}')
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'synth_train'
+LANGUAGE C VOLATILE;
+
+COMMENT ON FUNCTION synth_train(regclass, text, jsonb) IS
+	'train a generative model over a table; returns the model id';
+
+CREATE FUNCTION synth_generate(source anyelement,
+							   n bigint,
+							   seed bigint DEFAULT NULL)
+RETURNS SETOF anyelement
+AS 'MODULE_PATHNAME', 'synth_generate'
+LANGUAGE C VOLATILE;
+
+COMMENT ON FUNCTION synth_generate(anyelement, bigint, bigint) IS
+	'generate n synthetic rows typed like the table, from its latest ready model';
+
+CREATE FUNCTION synth_generate(model_id bigint,
+							   source anyelement,
+							   n bigint,
+							   seed bigint DEFAULT NULL)
+RETURNS SETOF anyelement
+AS 'MODULE_PATHNAME', 'synth_generate_model'
+LANGUAGE C VOLATILE;
+
+COMMENT ON FUNCTION synth_generate(bigint, anyelement, bigint, bigint) IS
+	'generate n synthetic rows typed like the table, from the given model';
+
+CREATE FUNCTION synth_evaluate("real" regclass, synthetic regclass)
+RETURNS TABLE (column_name text, metric text, score float8)
+AS 'MODULE_PATHNAME', 'synth_evaluate'
+LANGUAGE C VOLATILE;
+
+COMMENT ON FUNCTION synth_evaluate(regclass, regclass) IS
+	'SDMetrics-style fidelity of a synthetic table against a real one';
+
+CREATE FUNCTION synth_backend()
+RETURNS text
+AS 'MODULE_PATHNAME', 'synth_backend'
+LANGUAGE C VOLATILE;
+
+COMMENT ON FUNCTION synth_backend() IS
+	'the compute backend synth.device selects here: cpu, or gpu with the device name';

@@ -1,0 +1,324 @@
+/*-------------------------------------------------------------------------
+ *
+ * generate.c
+ *	  synth_generate(): rows typed like the source table, sampled from its
+ *	  model in batches.
+ *
+ * The function returns one row per call (value-per-call), sampling a batch
+ * of SYNTH_GENERATE_BATCH rows whenever the previous one is used up; a batch's
+ * memory is reset before the next, so memory does not grow with n.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "synth.h"
+#include "model.h"
+
+#include "access/htup_details.h"
+#include "access/relation.h"
+#include "executor/executor.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "optimizer/optimizer.h"
+#include "parser/parse_type.h"
+#include "rewrite/rewriteHandler.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/typcache.h"
+
+PG_FUNCTION_INFO_V1(synth_generate);
+PG_FUNCTION_INFO_V1(synth_generate_model);
+
+typedef struct GenerateState
+{
+	SynthModel *model;
+	TupleDesc	desc;			/* the row type; natts may include dropped */
+	int		   *att_encoder;	/* per attribute: encoder index or -1 (dropped) */
+	ExprState **defaults;		/* per encoder: default of a column not modelled */
+	ExprContext *econtext;
+	SynthRng	rng;
+	int64		n;
+	int64		done;
+	int			batch_len;
+	int			batch_pos;
+	double	   *u;				/* batch x dim uniform scores */
+	Datum	   *values;			/* batch x natts */
+	bool	   *nulls;
+	MemoryContext batchcxt;
+} GenerateState;
+
+/* Ensure the table still has exactly the columns the model was trained on. */
+static void
+CheckTableUnchanged(SynthModel *model, TupleDesc desc, int64 model_id,
+					const char *relname, int *att_encoder)
+{
+	int			e = 0;
+
+	for (int i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+		SynthEncoder *enc;
+
+		att_encoder[i] = -1;
+		if (att->attisdropped)
+			continue;
+		if (e >= model->natts)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("table \"%s\" has changed since synth model " INT64_FORMAT " was trained", relname, model_id),
+					 errdetail("Column \"%s\" is new.", NameStr(att->attname)),
+					 errhint("Train a new model with SELECT synth_train('%s').", relname)));
+		enc = &model->encoders[e];
+		if (strcmp(enc->name, NameStr(att->attname)) != 0 || enc->typid != att->atttypid)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("table \"%s\" has changed since synth model " INT64_FORMAT " was trained", relname, model_id),
+					 errdetail("The model has column \"%s\" of type %s where the table has \"%s\" of type %s.",
+							   enc->name, format_type_be(enc->typid),
+							   NameStr(att->attname), format_type_be(att->atttypid)),
+					 errhint("Train a new model with SELECT synth_train('%s').", relname)));
+		att_encoder[i] = e++;
+	}
+	if (e != model->natts)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("table \"%s\" has changed since synth model " INT64_FORMAT " was trained", relname, model_id),
+				 errdetail("Column \"%s\" is gone.", model->encoders[e].name),
+				 errhint("Train a new model with SELECT synth_train('%s').", relname)));
+}
+
+/* Ensure the caller may read the source table: synthetic rows come from it. */
+static void
+CheckCanGenerate(Oid relid)
+{
+	if (pg_class_aclcheck(relid, GetUserId(), ACL_SELECT) != ACLCHECK_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to generate from table \"%s\"", get_rel_name(relid)),
+				 errhint("Generating needs SELECT on the source table, as training does.")));
+}
+
+static GenerateState *
+generate_begin(FunctionCallInfo fcinfo, int64 model_id, int srcarg, int64 n, bool have_seed,
+			   int64 seed)
+{
+	Oid			rowtype = get_fn_expr_argtype(fcinfo->flinfo, srcarg);
+	Oid			relid = OidIsValid(rowtype) ? typeidTypeRelid(rowtype) : InvalidOid;
+	Oid			model_relid;
+	GenerateState *state;
+	Relation	rel;
+	char	   *relname;
+
+	if (!OidIsValid(relid))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("synth_generate needs the row type of a table, not %s",
+						OidIsValid(rowtype) ? format_type_be(rowtype) : "an unknown type"),
+				 errhint("Call it as SELECT * FROM synth_generate(NULL::tablename, 1000).")));
+	relname = get_rel_name(relid);
+	CheckCanGenerate(relid);
+
+	if (model_id == 0)
+	{
+		model_id = synth_catalog_latest_model(relid);
+		if (model_id == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_OBJECT),
+					 errmsg("table \"%s\" has no trained synth model", relname),
+					 errhint("Train one first: SELECT synth_train('%s').", relname)));
+	}
+
+	state = palloc0(sizeof(GenerateState));
+	state->model = synth_catalog_load(model_id, &model_relid);
+	if (model_relid != relid)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("synth model " INT64_FORMAT " was not trained on table \"%s\"", model_id, relname),
+				 errhint("Pass the row type of the model's own table (see synth.models.source_table).")));
+
+	state->desc = BlessTupleDesc(lookup_rowtype_tupdesc_copy(rowtype, -1));
+	state->att_encoder = palloc(sizeof(int) * Max(state->desc->natts, 1));
+	CheckTableUnchanged(state->model, state->desc, model_id, relname, state->att_encoder);
+
+	/* columns not modelled take their default, evaluated per row */
+	state->defaults = palloc0(sizeof(ExprState *) * Max(state->model->natts, 1));
+	rel = relation_open(relid, AccessShareLock);
+	for (int i = 0; i < state->desc->natts; i++)
+	{
+		int			e = state->att_encoder[i];
+		SynthEncoder *enc;
+
+		if (e < 0)
+			continue;
+		enc = &state->model->encoders[e];
+		synth_encoder_prepare_output(enc);
+		if (!enc->modelled)
+		{
+			Node	   *expr = build_column_default(rel, i + 1);
+
+			if (expr != NULL && TupleDescAttr(state->desc, i)->attgenerated == '\0')
+				state->defaults[e] = ExecInitExpr(expression_planner((Expr *) expr), NULL);
+		}
+	}
+	relation_close(rel, AccessShareLock);
+	state->econtext = CreateStandaloneExprContext();
+
+	if (!have_seed)
+	{
+		if (!pg_strong_random(&seed, sizeof(seed)))
+			ereport(ERROR,
+					(errcode(ERRCODE_INTERNAL_ERROR),
+					 errmsg("could not generate a random seed")));
+	}
+	synth_rng_seed(&state->rng, (uint64) seed);
+	state->n = n;
+	state->u = palloc(sizeof(double) * SYNTH_GENERATE_BATCH * Max(state->model->dim, 1));
+	state->values = palloc(sizeof(Datum) * SYNTH_GENERATE_BATCH * Max(state->desc->natts, 1));
+	state->nulls = palloc(sizeof(bool) * SYNTH_GENERATE_BATCH * Max(state->desc->natts, 1));
+	state->batchcxt = AllocSetContextCreate(CurrentMemoryContext, "synth generate batch",
+											ALLOCSET_DEFAULT_SIZES);
+	return state;
+}
+
+/* Sample the next batch of rows into state->values/nulls. */
+static void
+generate_batch(GenerateState *state)
+{
+	SynthModel *model = state->model;
+	int			natts = state->desc->natts;
+	int			rows = (int) Min((int64) SYNTH_GENERATE_BATCH, state->n - state->done);
+	MemoryContext oldcxt;
+
+	MemoryContextReset(state->batchcxt);
+	oldcxt = MemoryContextSwitchTo(state->batchcxt);
+	synth_copula_sample(model, rows, &state->rng, state->u);
+
+	for (int r = 0; r < rows; r++)
+	{
+		Datum	   *values = state->values + (int64) r * natts;
+		bool	   *nulls = state->nulls + (int64) r * natts;
+		int64		index = state->done + r + 1;
+
+		for (int i = 0; i < natts; i++)
+		{
+			int			e = state->att_encoder[i];
+			SynthEncoder *enc;
+
+			nulls[i] = true;
+			values[i] = (Datum) 0;
+			if (e < 0)
+				continue;
+			enc = &model->encoders[e];
+			if (!enc->modelled)
+			{
+				if (state->defaults[e])
+					values[i] = ExecEvalExpr(state->defaults[e], state->econtext, &nulls[i]);
+				continue;
+			}
+			switch (enc->kind)
+			{
+				case SYNTH_KIND_KEY:
+					values[i] = synth_encoder_key(enc, index, &state->rng);
+					nulls[i] = false;
+					break;
+				case SYNTH_KIND_FREETEXT:
+					if (synth_rng_uniform(&state->rng) < enc->null_rate)
+						break;
+					values[i] = synth_encoder_freetext(enc, &state->rng);
+					nulls[i] = false;
+					break;
+				default:
+					if (enc->dim < 0)
+						break;	/* a column that was NULL in every row */
+					if (enc->null_dim >= 0 &&
+						state->u[(int64) r * model->dim + enc->null_dim] < enc->null_rate)
+						break;
+					values[i] = synth_encoder_decode(enc, state->u[(int64) r * model->dim + enc->dim],
+													 &state->rng, &nulls[i]);
+					break;
+			}
+			if (enc->typid != enc->basetypid)
+				domain_check(values[i], nulls[i], enc->typid, &enc->domain_extra,
+							 state->batchcxt->parent);
+		}
+	}
+	MemoryContextSwitchTo(oldcxt);
+	state->batch_len = rows;
+	state->batch_pos = 0;
+}
+
+static Datum
+generate_common(FunctionCallInfo fcinfo, int64 model_id, int srcarg)
+{
+	FuncCallContext *funcctx;
+	GenerateState *state;
+	int			narg = srcarg + 1;
+	int			seedarg = srcarg + 2;
+
+	if (SRF_IS_FIRSTCALL())
+	{
+		MemoryContext oldcxt;
+		int64		n;
+
+		funcctx = SRF_FIRSTCALL_INIT();
+		if (PG_ARGISNULL(narg))
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("the number of rows must not be NULL"),
+					 errhint("Call it as SELECT * FROM synth_generate(NULL::tablename, 1000).")));
+		n = PG_GETARG_INT64(narg);
+		if (n < 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("the number of rows must not be negative: " INT64_FORMAT, n),
+					 errhint("Ask for 0 or more rows.")));
+		oldcxt = MemoryContextSwitchTo(funcctx->multi_call_memory_ctx);
+		state = generate_begin(fcinfo, model_id, srcarg, n, !PG_ARGISNULL(seedarg),
+							   PG_ARGISNULL(seedarg) ? 0 : PG_GETARG_INT64(seedarg));
+		funcctx->user_fctx = state;
+		funcctx->tuple_desc = state->desc;
+		MemoryContextSwitchTo(oldcxt);
+	}
+
+	funcctx = SRF_PERCALL_SETUP();
+	state = funcctx->user_fctx;
+	if (state->done < state->n)
+	{
+		HeapTuple	tuple;
+		int			natts = state->desc->natts;
+
+		CHECK_FOR_INTERRUPTS();
+		if (state->batch_pos >= state->batch_len)
+			generate_batch(state);
+		tuple = heap_form_tuple(state->desc,
+								state->values + (int64) state->batch_pos * natts,
+								state->nulls + (int64) state->batch_pos * natts);
+		state->batch_pos++;
+		state->done++;
+		SRF_RETURN_NEXT(funcctx, HeapTupleGetDatum(tuple));
+	}
+	FreeExprContext(state->econtext, true);
+	SRF_RETURN_DONE(funcctx);
+}
+
+/* synth_generate(source anyelement, n bigint, seed bigint) */
+Datum
+synth_generate(PG_FUNCTION_ARGS)
+{
+	return generate_common(fcinfo, 0, 0);
+}
+
+/* synth_generate(model_id bigint, source anyelement, n bigint, seed bigint) */
+Datum
+synth_generate_model(PG_FUNCTION_ARGS)
+{
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("model id must not be NULL"),
+				 errhint("SELECT id, source_table FROM synth.models lists the models.")));
+	return generate_common(fcinfo, PG_GETARG_INT64(0), 1);
+}

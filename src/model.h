@@ -1,0 +1,113 @@
+/*-------------------------------------------------------------------------
+ *
+ * model.h
+ *	  A trained model in memory: per-column encoders and the method's
+ *	  parameters; how it is fitted, sampled, stored and loaded.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef SYNTH_MODEL_H
+#define SYNTH_MODEL_H
+
+#include "synth.h"
+
+#include "access/tupdesc.h"
+#include "lib/stringinfo.h"
+
+#define SYNTH_MODEL_MAGIC		"SYNTHMDL"
+#define SYNTH_MODEL_VERSION		1
+
+typedef enum SynthMethod
+{
+	SYNTH_METHOD_COPULA = 1
+} SynthMethod;
+
+/*
+ * One attribute of the source table as the model knows it.  Every attribute
+ * is recorded (also those not modelled) so that a changed table is refused.
+ */
+typedef struct SynthEncoder
+{
+	char	   *name;
+	Oid			typid;
+	int32		typmod;
+	bool		notnull;
+	bool		modelled;		/* false: excluded; generated as default or NULL */
+	SynthColumnKind kind;
+	SynthValueType vtype;
+	Oid			basetypid;		/* not stored: resolved when loaded */
+	int32		basetypmod;
+
+	double		null_rate;		/* share of NULLs in the table */
+
+	/* SYNTH_KIND_CONTINUOUS: quantile knots at p = (i + 0.5) / nknots */
+	int			nknots;
+	double	   *knots;
+	int			scale;			/* numeric: digits after the point */
+
+	/* SYNTH_KIND_CATEGORICAL: emitted categories, most frequent first */
+	int			ncats;
+	char	  **cats;
+	double	   *cat_cum;		/* cumulative probability over emitted categories */
+	double		rare_share;		/* share of rows in suppressed rare categories */
+
+	/* SYNTH_KIND_FREETEXT and text keys: masked shapes ('a', 'A', '9', punctuation) */
+	int			nshapes;
+	char	  **shapes;
+
+	/* SYNTH_KIND_KEY: generated values are key_base + 1, key_base + 2, ... */
+	double		key_base;
+
+	int			dim;			/* dimension in the copula, or -1 */
+	int			null_dim;		/* continuous: dimension of its NULL indicator, or -1 */
+
+	/* output state, not stored: built by synth_encoder_prepare_output */
+	Datum	   *cat_datums;
+	Oid			typinput;
+	Oid			typioparam;
+	void	   *domain_extra;
+} SynthEncoder;
+
+typedef struct SynthModel
+{
+	SynthMethod method;
+	int			natts;
+	SynthEncoder *encoders;
+	int64		n_rows;
+
+	/* copula: dim x dim lower Cholesky factor of the normal-score correlation */
+	int			dim;
+	double	   *chol;
+} SynthModel;
+
+/* transform.c */
+extern void synth_encoder_fit(SynthEncoder *enc, SynthColumn *col, SynthSample *sample,
+							  int colidx, int rare_k);
+extern double synth_encoder_to_uniform(SynthEncoder *enc, double value, const double *sorted,
+									   int64 nsorted, const int *catmap, SynthRng *rng);
+extern void synth_encoder_prepare_output(SynthEncoder *enc);
+extern Datum synth_encoder_decode(SynthEncoder *enc, double u, SynthRng *rng, bool *isnull);
+extern Datum synth_encoder_key(SynthEncoder *enc, int64 index, SynthRng *rng);
+extern Datum synth_encoder_freetext(SynthEncoder *enc, SynthRng *rng);
+extern const char *synth_kind_name(SynthColumnKind kind);
+extern const char *synth_vtype_name(SynthValueType vtype);
+
+/* model_copula.c */
+extern void synth_copula_fit(SynthModel *model, SynthColumn *cols, SynthSample *sample,
+							 const int *sample_col, uint64 seed);
+extern void synth_copula_sample(SynthModel *model, int nrows, SynthRng *rng, double *u);
+
+/* model_io.c */
+extern bytea *synth_model_serialize(SynthModel *model);
+extern SynthModel *synth_model_deserialize(bytea *weights, int64 model_id);
+extern void synth_model_spec_json(SynthModel *model, StringInfo buf);
+
+/* catalog.c */
+extern Oid	synth_catalog_owner(void);
+extern int64 synth_catalog_store(Relation rel, const char *method, int64 n_rows,
+								 const char *spec_json, bytea *weights,
+								 const char *metrics_json);
+extern int64 synth_catalog_latest_model(Oid relid);
+extern SynthModel *synth_catalog_load(int64 model_id, Oid *relid);
+
+#endif							/* SYNTH_MODEL_H */

@@ -1,0 +1,298 @@
+/*-------------------------------------------------------------------------
+ *
+ * model_copula.c
+ *	  Gaussian copula: the correlation of normal scores over the per-column
+ *	  marginals of transform.c, fitted from a sample and sampled in batches.
+ *
+ * Each modelled column maps to a uniform score u and a normal score
+ * z = Phi^-1(u); a continuous column with NULLs also has a NULL indicator.  The copula is the
+ * correlation R of z; sampling draws z = L e with R = L L^T and maps each
+ * Phi(z) back through the column's marginal.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "synth.h"
+#include "model.h"
+
+#include <math.h>
+
+#include "miscadmin.h"
+#include "utils/memutils.h"
+
+#include <cblas.h>
+
+#define COPULA_FIT_CHUNK	4096	/* rows of normal scores per syrk */
+#define COPULA_U_EPS		1e-9	/* keeps Phi^-1 finite */
+
+static int
+cmp_double(const void *a, const void *b)
+{
+	double		x = *(const double *) a;
+	double		y = *(const double *) b;
+
+	return (x > y) - (x < y);
+}
+
+/*
+ * In-place Cholesky factorisation of the d x d symmetric matrix a (row-major,
+ * lower triangle used); false if it is not positive definite.
+ */
+static bool
+cholesky(double *a, int d)
+{
+	for (int j = 0; j < d; j++)
+	{
+		double		s = a[j * d + j];
+
+		for (int k = 0; k < j; k++)
+			s -= a[j * d + k] * a[j * d + k];
+		if (s <= 1e-12)
+			return false;
+		a[j * d + j] = sqrt(s);
+		for (int i = j + 1; i < d; i++)
+		{
+			double		t = a[i * d + j];
+
+			for (int k = 0; k < j; k++)
+				t -= a[i * d + k] * a[j * d + k];
+			a[i * d + j] = t / a[j * d + j];
+		}
+		for (int k = j + 1; k < d; k++)
+			a[j * d + k] = 0.0;
+	}
+	return true;
+}
+
+/*
+ * Assign copula dimensions: one per modelled continuous or categorical
+ * column, plus one NULL indicator per continuous column that has NULLs (so
+ * that NULLs do not dilute the correlation of the values themselves).
+ */
+static int
+assign_dimensions(SynthModel *model)
+{
+	int			d = 0;
+
+	for (int i = 0; i < model->natts; i++)
+	{
+		SynthEncoder *enc = &model->encoders[i];
+
+		enc->dim = -1;
+		enc->null_dim = -1;
+		if (!enc->modelled || enc->null_rate >= 1.0 ||
+			(enc->kind != SYNTH_KIND_CONTINUOUS && enc->kind != SYNTH_KIND_CATEGORICAL))
+			continue;
+		enc->dim = d++;
+		if (enc->kind == SYNTH_KIND_CONTINUOUS && enc->null_rate > 0.0)
+			enc->null_dim = d++;
+	}
+	return d;
+}
+
+/*
+ * Fit the copula.  sample_col[i] is the sample column of encoder i (or -1).
+ * Encoders must already be fitted; this assigns their dimensions.  The
+ * correlation of two dimensions is taken over the rows where both are present
+ * (a continuous value is absent where it is NULL), from moments that BLAS
+ * accumulates a chunk of rows at a time.
+ */
+void
+synth_copula_fit(SynthModel *model, SynthColumn *cols, SynthSample *sample,
+				 const int *sample_col, uint64 seed)
+{
+	int			d = assign_dimensions(model);
+	int		   *dim_enc;
+	bool	   *dim_is_null;
+	double	  **sorted;
+	int64	   *nsorted;
+	int		  **catmap;
+	double	   *s_ab,
+			   *s_a,
+			   *s_aa,
+			   *n_ab;
+	double	   *z,
+			   *mask,
+			   *z2;
+	double	   *corr;
+	SynthRng	rng;
+	int64		m = sample->nrows;
+	double		lambda;
+
+	model->dim = d;
+	model->chol = palloc0(sizeof(double) * Max(d * d, 1));
+	if (d == 0 || m == 0)
+	{
+		for (int j = 0; j < d; j++)
+			model->chol[j * d + j] = 1.0;
+		return;
+	}
+
+	dim_enc = palloc(sizeof(int) * d);
+	dim_is_null = palloc0(sizeof(bool) * d);
+	sorted = palloc0(sizeof(double *) * d);
+	nsorted = palloc0(sizeof(int64) * d);
+	catmap = palloc0(sizeof(int *) * d);
+	for (int i = 0; i < model->natts; i++)
+	{
+		SynthEncoder *enc = &model->encoders[i];
+		int			j = enc->dim;
+		int			sc = sample_col[i];
+
+		if (j < 0)
+			continue;
+		dim_enc[j] = i;
+		if (enc->null_dim >= 0)
+		{
+			dim_enc[enc->null_dim] = i;
+			dim_is_null[enc->null_dim] = true;
+		}
+		if (enc->kind == SYNTH_KIND_CONTINUOUS)
+		{
+			const double *v = sample->values + (int64) sc * sample->capacity;
+
+			sorted[j] = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(double) * m);
+			for (int64 r = 0; r < m; r++)
+				if (!isnan(v[r]))
+					sorted[j][nsorted[j]++] = v[r];
+			qsort(sorted[j], nsorted[j], sizeof(double), cmp_double);
+		}
+		else
+		{
+			SynthCategoryDict *dict = cols[sc].dict;
+			int			n = synth_dict_count(dict);
+
+			catmap[j] = palloc(sizeof(int) * Max(n, 1));
+			for (int c = 0; c < n; c++)
+				catmap[j][c] = -1;
+			for (int c = 0; c < enc->ncats; c++)
+			{
+				int			idx = synth_dict_lookup(dict, enc->cats[c]);
+
+				if (idx >= 0)
+					catmap[j][idx] = c;
+			}
+		}
+	}
+
+	synth_rng_seed(&rng, seed ^ UINT64CONST(0x636f70756c61));
+	s_ab = palloc0(sizeof(double) * d * d);
+	s_a = palloc0(sizeof(double) * d * d);	/* sum of a over rows with b */
+	s_aa = palloc0(sizeof(double) * d * d);
+	n_ab = palloc0(sizeof(double) * d * d);
+	z = palloc(sizeof(double) * COPULA_FIT_CHUNK * d);
+	mask = palloc(sizeof(double) * COPULA_FIT_CHUNK * d);
+	z2 = palloc(sizeof(double) * COPULA_FIT_CHUNK * d);
+	for (int64 start = 0; start < m; start += COPULA_FIT_CHUNK)
+	{
+		int			rows = (int) Min((int64) COPULA_FIT_CHUNK, m - start);
+
+		CHECK_FOR_INTERRUPTS();
+		for (int r = 0; r < rows; r++)
+		{
+			for (int j = 0; j < d; j++)
+			{
+				int			i = dim_enc[j];
+				SynthEncoder *enc = &model->encoders[i];
+				double		value = sample->values[(int64) sample_col[i] * sample->capacity + start + r];
+				double		u;
+				int64		k = (int64) r * d + j;
+
+				if (dim_is_null[j])
+					u = isnan(value) ? enc->null_rate * synth_rng_uniform(&rng) :
+						enc->null_rate + (1.0 - enc->null_rate) * synth_rng_uniform(&rng);
+				else
+					u = synth_encoder_to_uniform(enc, value, sorted[j], nsorted[j],
+												 catmap[j], &rng);
+				if (isnan(u))
+				{
+					z[k] = 0.0;
+					mask[k] = 0.0;
+				}
+				else
+				{
+					u = Min(Max(u, COPULA_U_EPS), 1.0 - COPULA_U_EPS);
+					z[k] = synth_norm_quantile(u);
+					mask[k] = 1.0;
+				}
+				z2[k] = z[k] * z[k];
+			}
+		}
+		/* s_ab += Z^T Z, s_a += Z^T M, s_aa += (Z.Z)^T M, n_ab += M^T M */
+		cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, d, d, rows,
+					1.0, z, d, z, d, 1.0, s_ab, d);
+		cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, d, d, rows,
+					1.0, z, d, mask, d, 1.0, s_a, d);
+		cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, d, d, rows,
+					1.0, z2, d, mask, d, 1.0, s_aa, d);
+		cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, d, d, rows,
+					1.0, mask, d, mask, d, 1.0, n_ab, d);
+	}
+
+	/* pairwise correlation, shrunk towards the identity until it factorises */
+	corr = palloc(sizeof(double) * d * d);
+	for (lambda = 0.0;; lambda = (lambda == 0.0) ? 1e-6 : lambda * 10.0)
+	{
+		for (int a = 0; a < d; a++)
+			for (int b = 0; b <= a; b++)
+			{
+				double		n = n_ab[a * d + b];
+				double		r = 0.0;
+
+				if (a == b)
+					r = 1.0;
+				else if (n >= 2.0)
+				{
+					/* moments of a and b over the rows where both are present */
+					double		ma = s_a[a * d + b] / n;
+					double		mb = s_a[b * d + a] / n;
+					double		va = s_aa[a * d + b] / n - ma * ma;
+					double		vb = s_aa[b * d + a] / n - mb * mb;
+					double		cab = s_ab[a * d + b] / n - ma * mb;
+
+					if (va > 1e-12 && vb > 1e-12)
+						r = Max(Min(cab / sqrt(va * vb), 1.0), -1.0) * (1.0 - lambda);
+				}
+				corr[a * d + b] = r;
+				corr[b * d + a] = r;
+			}
+		if (cholesky(corr, d) || lambda >= 1.0)
+			break;
+	}
+	memcpy(model->chol, corr, sizeof(double) * d * d);
+
+	for (int j = 0; j < d; j++)
+	{
+		if (sorted[j])
+			pfree(sorted[j]);
+		if (catmap[j])
+			pfree(catmap[j]);
+	}
+	pfree(z);
+	pfree(mask);
+	pfree(z2);
+	pfree(s_ab);
+	pfree(s_a);
+	pfree(s_aa);
+	pfree(n_ab);
+	pfree(corr);
+}
+
+/*
+ * Draw nrows rows of uniform scores u (nrows x dim, row-major) from the
+ * copula: normal e, z = e L^T, u = Phi(z).
+ */
+void
+synth_copula_sample(SynthModel *model, int nrows, SynthRng *rng, double *u)
+{
+	int			d = model->dim;
+	int64		n = (int64) nrows * d;
+
+	if (d == 0)
+		return;
+	for (int64 i = 0; i < n; i++)
+		u[i] = synth_rng_normal(rng);
+	cblas_dtrmm(CblasRowMajor, CblasRight, CblasLower, CblasTrans, CblasNonUnit,
+				nrows, d, 1.0, model->chol, d, u, d);
+	for (int64 i = 0; i < n; i++)
+		u[i] = synth_norm_cdf(u[i]);
+}

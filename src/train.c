@@ -1,0 +1,398 @@
+/*-------------------------------------------------------------------------
+ *
+ * train.c
+ *	  synth_train(): plan a training over a table, read it, fit the model,
+ *	  and store it in synth.models.
+ *
+ * Planning decides, from the catalog alone, which columns are modelled and
+ * how (continuous, categorical, key) and refuses bad input before a row is
+ * read; everything is written in the caller's transaction, so a failed
+ * training leaves no model row behind.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "synth.h"
+#include "model.h"
+
+#include <math.h>
+
+#include "access/relation.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_type.h"
+#include "common/pg_prng.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "portability/instr_time.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/json.h"
+#include "utils/jsonb.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+
+PG_FUNCTION_INFO_V1(synth_train);
+
+#define SYNTH_DEFAULT_SEED	UINT64CONST(20261122)
+
+/* What the options jsonb asked for. */
+typedef struct TrainOptions
+{
+	List	   *columns;		/* names to model, NIL: all */
+	List	   *exclude;		/* names not to model */
+	uint64		seed;
+	int			rare_k;
+	int64		sample_rows;	/* 0: as many as synth.train_memory allows */
+} TrainOptions;
+
+static const char *const known_options[] = {"columns", "exclude", "seed", "rare_category_k",
+"sample_rows", NULL};
+
+static void
+option_error(const char *key, const char *what)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("option \"%s\" %s", key, what),
+			 errhint("Options are a jsonb object, e.g. '{\"exclude\": [\"notes\"], \"seed\": 42}'.")));
+}
+
+static double
+option_number(const char *key, JsonbValue *v, double min, double max)
+{
+	double		d;
+
+	if (v->type != jbvNumeric)
+		option_error(key, "must be a number");
+	d = DatumGetFloat8(DirectFunctionCall1(numeric_float8, NumericGetDatum(v->val.numeric)));
+	if (d < min || d > max || d != floor(d))
+		option_error(key, psprintf("must be an integer between %.0f and %.0f", min, max));
+	return d;
+}
+
+/* Ensure options is an object of known keys with values of the right kind. */
+static void
+parse_options(Jsonb *options, TrainOptions *opts)
+{
+	JsonbIterator *it;
+	JsonbValue	v;
+	JsonbIteratorToken tok;
+	char	   *key = NULL;
+	int			depth = 0;
+	List	  **array_target = NULL;
+
+	memset(opts, 0, sizeof(*opts));
+	opts->seed = SYNTH_DEFAULT_SEED;
+	opts->rare_k = SYNTH_DEFAULT_RARE_K;
+
+	if (options == NULL)
+		return;
+	if (!JB_ROOT_IS_OBJECT(options))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("options must be a jsonb object"),
+				 errhint("Pass e.g. '{\"seed\": 42}', or '{}' for the defaults.")));
+
+	it = JsonbIteratorInit(&options->root);
+	while ((tok = JsonbIteratorNext(&it, &v, false)) != WJB_DONE)
+	{
+		switch (tok)
+		{
+			case WJB_BEGIN_OBJECT:
+			case WJB_BEGIN_ARRAY:
+				depth++;
+				if (depth == 2 && tok == WJB_BEGIN_ARRAY &&
+					(strcmp(key, "columns") == 0 || strcmp(key, "exclude") == 0))
+					array_target = strcmp(key, "columns") == 0 ? &opts->columns : &opts->exclude;
+				else if (depth >= 2)
+					option_error(key, "has a value of the wrong kind");
+				break;
+			case WJB_END_OBJECT:
+			case WJB_END_ARRAY:
+				depth--;
+				array_target = NULL;
+				break;
+			case WJB_KEY:
+				{
+					bool		known = false;
+
+					key = pnstrdup(v.val.string.val, v.val.string.len);
+					for (int i = 0; known_options[i]; i++)
+						known |= strcmp(key, known_options[i]) == 0;
+					if (!known)
+						ereport(ERROR,
+								(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+								 errmsg("unknown option \"%s\"", key),
+								 errhint("The options of method copula are columns, exclude, seed, rare_category_k and sample_rows.")));
+					break;
+				}
+			case WJB_ELEM:
+				if (array_target == NULL || v.type != jbvString)
+					option_error(key, "must be an array of column names");
+				*array_target = lappend(*array_target, pnstrdup(v.val.string.val, v.val.string.len));
+				break;
+			case WJB_VALUE:
+				if (strcmp(key, "seed") == 0)
+					opts->seed = (uint64) (int64) option_number(key, &v, -9.0e15, 9.0e15);
+				else if (strcmp(key, "rare_category_k") == 0)
+					opts->rare_k = (int) option_number(key, &v, 1, 1000000);
+				else if (strcmp(key, "sample_rows") == 0)
+					opts->sample_rows = (int64) option_number(key, &v, 1000, 1.0e12);
+				else
+					option_error(key, "must be an array of column names");
+				break;
+			default:
+				break;
+		}
+	}
+}
+
+static bool
+list_has_name(List *names, const char *name)
+{
+	ListCell   *lc;
+
+	foreach(lc, names)
+		if (strcmp((char *) lfirst(lc), name) == 0)
+			return true;
+	return false;
+}
+
+/* Ensure every column the options name exists in the table. */
+static void
+CheckNamedColumns(Relation rel, List *names, const char *option)
+{
+	ListCell   *lc;
+
+	foreach(lc, names)
+	{
+		char	   *name = lfirst(lc);
+		AttrNumber	attnum = get_attnum(RelationGetRelid(rel), name);
+
+		if (attnum == InvalidAttrNumber || attnum < 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_COLUMN),
+					 errmsg("column \"%s\" named in option \"%s\" does not exist in table \"%s\"",
+							name, option, RelationGetRelationName(rel)),
+					 errhint("Name columns of the table, as \\d %s lists them.",
+							 RelationGetRelationName(rel))));
+	}
+}
+
+/* Ensure the relation is something synth can read rows of, and may. */
+static void
+CheckSource(Relation rel)
+{
+	char		relkind = rel->rd_rel->relkind;
+	AclResult	aclresult;
+
+	if (relkind != RELKIND_RELATION && relkind != RELKIND_PARTITIONED_TABLE &&
+		relkind != RELKIND_MATVIEW && relkind != RELKIND_VIEW &&
+		relkind != RELKIND_FOREIGN_TABLE)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("\"%s\" is not a table", RelationGetRelationName(rel)),
+				 errhint("synth_train reads tables, views and materialized views.")));
+
+	aclresult = pg_class_aclcheck(RelationGetRelid(rel), GetUserId(), ACL_SELECT);
+	if (aclresult != ACLCHECK_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to train on table \"%s\"", RelationGetRelationName(rel)),
+				 errhint("Training reads every row: the table's owner can GRANT SELECT ON %s TO %s.",
+						 quote_identifier(RelationGetRelationName(rel)),
+						 quote_identifier(GetUserNameFromId(GetUserId(), false)))));
+}
+
+static SynthMethod
+resolve_method(const char *method, const char **reason)
+{
+	if (strcmp(method, "auto") == 0)
+	{
+		*reason = "auto: copula, the method of this version (fast, robust baseline for any size)";
+		return SYNTH_METHOD_COPULA;
+	}
+	if (strcmp(method, "copula") == 0)
+	{
+		*reason = "requested";
+		return SYNTH_METHOD_COPULA;
+	}
+	if (strcmp(method, "ctgan") == 0 || strcmp(method, "tvae") == 0 || strcmp(method, "mst") == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("method \"%s\" is not available in this version of synth", method),
+				 errhint("Use method 'copula' or 'auto'.")));
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("unknown method \"%s\"", method),
+			 errhint("Methods are 'auto' and 'copula'.")));
+	return SYNTH_METHOD_COPULA;	/* keep compiler quiet */
+}
+
+/* Does the attribute have a default expression? */
+static bool
+has_default(Relation rel, Form_pg_attribute att)
+{
+	return att->atthasdef && rel->rd_att->constr != NULL;
+}
+
+Datum
+synth_train(PG_FUNCTION_ARGS)
+{
+	Oid			relid;
+	char	   *method_name;
+	const char *reason;
+	TrainOptions opts;
+	Relation	rel;
+	TupleDesc	desc;
+	Bitmapset  *keys;
+	SynthColumn *cols;
+	int			ncols = 0;
+	int		   *sample_col;
+	SynthModel *model;
+	SynthSample *sample;
+	StringInfoData spec;
+	StringInfoData metrics;
+	bytea	   *weights;
+	instr_time	start,
+				elapsed;
+	int64		id;
+	char	   *schema_name;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("source table must not be NULL"),
+				 errhint("Call it as SELECT synth_train('schema.table').")));
+	relid = PG_GETARG_OID(0);
+	method_name = PG_ARGISNULL(1) ? pstrdup("auto") : text_to_cstring(PG_GETARG_TEXT_PP(1));
+	parse_options(PG_ARGISNULL(2) ? NULL : PG_GETARG_JSONB_P(2), &opts);
+	(void) resolve_method(method_name, &reason);
+
+	INSTR_TIME_SET_CURRENT(start);
+	rel = relation_open(relid, AccessShareLock);
+	CheckSource(rel);
+	CheckNamedColumns(rel, opts.columns, "columns");
+	CheckNamedColumns(rel, opts.exclude, "exclude");
+	desc = RelationGetDescr(rel);
+	keys = synth_key_columns(rel);
+	schema_name = get_namespace_name(RelationGetNamespace(rel));
+
+	/* plan: every attribute gets an encoder; modelled ones a reader column */
+	model = palloc0(sizeof(SynthModel));
+	model->method = SYNTH_METHOD_COPULA;
+	model->encoders = palloc0(sizeof(SynthEncoder) * Max(desc->natts, 1));
+	cols = palloc0(sizeof(SynthColumn) * Max(desc->natts, 1));
+	sample_col = palloc(sizeof(int) * Max(desc->natts, 1));
+	for (int i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+		SynthEncoder *enc;
+		SynthColumn *col;
+		bool		supported;
+		bool		wanted;
+		char	   *name;
+
+		if (att->attisdropped)
+			continue;
+		name = NameStr(att->attname);
+		enc = &model->encoders[model->natts];
+		sample_col[model->natts] = -1;
+		model->natts++;
+		enc->name = pstrdup(name);
+		enc->typid = att->atttypid;
+		enc->typmod = att->atttypmod;
+		enc->notnull = att->attnotnull;
+		enc->dim = -1;
+
+		wanted = (opts.columns == NIL || list_has_name(opts.columns, name)) &&
+			!list_has_name(opts.exclude, name) && att->attgenerated == '\0';
+		if (!wanted)
+		{
+			/* Ensure an excluded NOT NULL column can still be filled */
+			if (att->attnotnull && !has_default(rel, att) && att->attgenerated == '\0')
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("column \"%s\" is NOT NULL and has no default, so it cannot be left out of the model", name),
+						 errhint("Model the column, or give it a DEFAULT.")));
+			continue;
+		}
+
+		col = &cols[ncols];
+		col->name = enc->name;
+		col->attnum = att->attnum;
+		col->typid = att->atttypid;
+		col->typmod = att->atttypmod;
+		col->basetypmod = att->atttypmod;
+		col->basetypid = getBaseTypeAndTypmod(att->atttypid, &col->basetypmod);
+		col->notnull = att->attnotnull;
+		col->vtype = synth_value_type(col->basetypid, &supported);
+		if (!supported)
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("column \"%s\" has type %s, which synth cannot model",
+							name, format_type_be(att->atttypid)),
+					 errhint("Leave it out with options => '{\"exclude\": [\"%s\"]}'; it is then generated as its default or NULL.",
+							 name)));
+
+		if (col->vtype == SYNTH_VT_UUID ||
+			(bms_is_member(att->attnum, keys) && col->vtype != SYNTH_VT_BOOL &&
+			 col->vtype != SYNTH_VT_ENUM))
+			col->kind = SYNTH_KIND_KEY;
+		else if (col->vtype == SYNTH_VT_TEXT || col->vtype == SYNTH_VT_BOOL ||
+				 col->vtype == SYNTH_VT_ENUM)
+			col->kind = SYNTH_KIND_CATEGORICAL;
+		else
+			col->kind = SYNTH_KIND_CONTINUOUS;
+
+		enc->modelled = true;
+		sample_col[model->natts - 1] = ncols;
+		ncols++;
+	}
+
+	/* read: one snapshot, batches, a bounded uniform sample */
+	sample = synth_read_relation(relid, cols, ncols, opts.sample_rows, opts.seed, NULL, NULL);
+	if (sample->nrows_total == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_NO_DATA),
+				 errmsg("table \"%s\" is empty", RelationGetRelationName(rel)),
+				 errhint("synth learns from the rows it reads: load rows into the table before training.")));
+	model->n_rows = sample->nrows_total;
+
+	/* fit: encoders, then the copula over them */
+	for (int i = 0; i < model->natts; i++)
+		if (sample_col[i] >= 0)
+			synth_encoder_fit(&model->encoders[i], &cols[sample_col[i]], sample,
+							  sample_col[i], opts.rare_k);
+	synth_copula_fit(model, cols, sample, sample_col, opts.seed);
+
+	INSTR_TIME_SET_CURRENT(elapsed);
+	INSTR_TIME_SUBTRACT(elapsed, start);
+
+	/* store */
+	weights = synth_model_serialize(model);
+	initStringInfo(&spec);
+	appendStringInfoString(&spec, "{\"method\": \"copula\", \"requested_method\": ");
+	escape_json(&spec, method_name);
+	appendStringInfoString(&spec, ", \"reason\": ");
+	escape_json(&spec, reason);
+	appendStringInfoString(&spec, ", \"source\": {\"schema\": ");
+	escape_json(&spec, schema_name);
+	appendStringInfoString(&spec, ", \"table\": ");
+	escape_json(&spec, RelationGetRelationName(rel));
+	appendStringInfo(&spec, "}, \"options\": {\"seed\": " INT64_FORMAT ", \"rare_category_k\": %d, "
+					 "\"sample_rows\": " INT64_FORMAT "}, \"rows_sampled\": " INT64_FORMAT
+					 ", \"copula_dim\": %d, \"columns\": ",
+					 (int64) opts.seed, opts.rare_k, opts.sample_rows, sample->nrows, model->dim);
+	synth_model_spec_json(model, &spec);
+	appendStringInfoChar(&spec, '}');
+
+	initStringInfo(&metrics);
+	appendStringInfo(&metrics, "{\"train_seconds\": %.3f, \"rows_read\": " INT64_FORMAT
+					 ", \"rows_sampled\": " INT64_FORMAT ", \"train_memory_kb\": %d}",
+					 INSTR_TIME_GET_DOUBLE(elapsed), sample->nrows_total, sample->nrows,
+					 synth_train_memory_kb);
+
+	id = synth_catalog_store(rel, "copula", model->n_rows, spec.data, weights, metrics.data);
+	relation_close(rel, NoLock);
+	PG_RETURN_INT64(id);
+}
