@@ -40,6 +40,7 @@ GRANT SELECT (id, source_schema, source_table, source_relid, method, status,
 	ON synth.models TO PUBLIC;
 
 SELECT pg_catalog.pg_extension_config_dump('synth.models', '');
+SELECT pg_catalog.pg_extension_config_dump('synth.models_id_seq', '');
 
 CREATE FUNCTION synth_train(source regclass,
 							method text DEFAULT 'auto',
