@@ -13,6 +13,7 @@
 
 #include "access/tupdesc.h"
 #include "lib/stringinfo.h"
+#include "utils/jsonb.h"
 
 #define SYNTH_MODEL_MAGIC		"SYNTHMDL"
 #define SYNTH_MODEL_VERSION		1
@@ -79,6 +80,9 @@ typedef struct SynthModel
 	int			dim;
 	double	   *chol;
 } SynthModel;
+
+/* train.c */
+extern int64 synth_train_relation(Oid relid, const char *method_name, Jsonb *options);
 
 /* transform.c */
 extern void synth_encoder_fit(SynthEncoder *enc, SynthColumn *col, SynthSample *sample,

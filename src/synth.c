@@ -6,6 +6,7 @@
  *-------------------------------------------------------------------------
  */
 #include "synth.h"
+#include "backend.h"
 
 #include "fmgr.h"
 #include <limits.h>
@@ -16,8 +17,6 @@ PG_MODULE_MAGIC;
 
 int			synth_train_memory_kb = SYNTH_DEFAULT_TRAIN_MEMORY_KB;
 int			synth_read_batch_rows = SYNTH_DEFAULT_READ_BATCH;
-
-extern void SynthBackendInit(void);
 
 void		_PG_init(void);
 

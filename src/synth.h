@@ -28,7 +28,7 @@
 #define SYNTH_DEFAULT_TRAIN_MEMORY_KB	(256 * 1024)
 #define SYNTH_DEFAULT_READ_BATCH	10000
 
-/* GUCs (synth.c) */
+/* GUCs (synth.c; synth_device in backend.c) */
 extern int	synth_train_memory_kb;
 extern int	synth_read_batch_rows;
 extern int	synth_device;

@@ -235,11 +235,13 @@ has_default(Relation rel, Form_pg_attribute att)
 	return att->atthasdef && rel->rd_att->constr != NULL;
 }
 
-Datum
-synth_train(PG_FUNCTION_ARGS)
+/*
+ * Train a model of relid and store it; returns the model id.  The caller's
+ * transaction holds the result (a background job calls this too).
+ */
+int64
+synth_train_relation(Oid relid, const char *method_name, Jsonb *options)
 {
-	Oid			relid;
-	char	   *method_name;
 	const char *reason;
 	TrainOptions opts;
 	Relation	rel;
@@ -258,14 +260,7 @@ synth_train(PG_FUNCTION_ARGS)
 	int64		id;
 	char	   *schema_name;
 
-	if (PG_ARGISNULL(0))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("source table must not be NULL"),
-				 errhint("Call it as SELECT synth_train('schema.table').")));
-	relid = PG_GETARG_OID(0);
-	method_name = PG_ARGISNULL(1) ? pstrdup("auto") : text_to_cstring(PG_GETARG_TEXT_PP(1));
-	parse_options(PG_ARGISNULL(2) ? NULL : PG_GETARG_JSONB_P(2), &opts);
+	parse_options(options, &opts);
 	(void) resolve_method(method_name, &reason);
 
 	INSTR_TIME_SET_CURRENT(start);
@@ -394,5 +389,18 @@ synth_train(PG_FUNCTION_ARGS)
 
 	id = synth_catalog_store(rel, "copula", model->n_rows, spec.data, weights, metrics.data);
 	relation_close(rel, NoLock);
-	PG_RETURN_INT64(id);
+	return id;
+}
+
+Datum
+synth_train(PG_FUNCTION_ARGS)
+{
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("source table must not be NULL"),
+				 errhint("Call it as SELECT synth_train('schema.table').")));
+	PG_RETURN_INT64(synth_train_relation(PG_GETARG_OID(0),
+										 PG_ARGISNULL(1) ? "auto" : text_to_cstring(PG_GETARG_TEXT_PP(1)),
+										 PG_ARGISNULL(2) ? NULL : PG_GETARG_JSONB_P(2)));
 }
