@@ -93,6 +93,7 @@ extern void synth_encoder_prepare_output(SynthEncoder *enc);
 extern Datum synth_encoder_decode(SynthEncoder *enc, double u, SynthRng *rng, bool *isnull);
 extern Datum synth_encoder_key(SynthEncoder *enc, int64 index, SynthRng *rng);
 extern Datum synth_encoder_freetext(SynthEncoder *enc, SynthRng *rng);
+extern int64 synth_count_below(const double *sorted, int64 n, double value, bool strict);
 extern const char *synth_kind_name(SynthColumnKind kind);
 extern const char *synth_vtype_name(SynthValueType vtype);
 

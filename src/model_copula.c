@@ -63,6 +63,151 @@ cholesky(double *a, int d)
 	return true;
 }
 
+typedef struct CategoryScore
+{
+	int			pos;
+	double		score;
+} CategoryScore;
+
+static int
+cmp_category_score(const void *a, const void *b)
+{
+	const CategoryScore *x = a;
+	const CategoryScore *y = b;
+
+	if (x->score != y->score)
+		return x->score < y->score ? -1 : 1;
+	return x->pos - y->pos;
+}
+
+/*
+ * Order a categorical column's categories along their association with the
+ * continuous columns, so that the copula's single dimension for the column
+ * carries as much of that association as a rank correlation can.  Each
+ * category gets the mean normal score of every continuous column over its
+ * rows; the categories are sorted by their projection on the first principal
+ * axis of those means (weighted by frequency).  Without continuous columns,
+ * or for two categories, the order (most frequent first) is kept.
+ */
+static void
+order_categories(SynthEncoder *enc, SynthCategoryDict *dict,
+				 const double *codes, int64 m, int ncont, const int *cont_dim,
+				 const double *const *cont_values, double *const *sorted,
+				 const int64 *nsorted)
+{
+	int			k = enc->ncats;
+	int			ndict = synth_dict_count(dict);
+	int		   *pos_of;
+	double	   *sum,
+			   *cnt,
+			   *weight,
+			   *cov,
+			   *axis,
+			   *next;
+	CategoryScore *scores;
+	char	  **cats;
+	double		cum;
+
+	if (k <= 2 || ncont == 0)
+		return;
+	pos_of = palloc(sizeof(int) * Max(ndict, 1));
+	sum = palloc0(sizeof(double) * k * ncont);
+	cnt = palloc0(sizeof(double) * k * ncont);
+	weight = palloc(sizeof(double) * k);
+	cov = palloc0(sizeof(double) * ncont * ncont);
+	axis = palloc(sizeof(double) * ncont);
+	next = palloc(sizeof(double) * ncont);
+	scores = palloc(sizeof(CategoryScore) * k);
+	cats = palloc(sizeof(char *) * k);
+
+	for (int i = 0; i < ndict; i++)
+		pos_of[i] = -1;
+	for (int c = 0; c < k; c++)
+	{
+		int			idx = synth_dict_lookup(dict, enc->cats[c]);
+
+		if (idx >= 0)
+			pos_of[idx] = c;
+		weight[c] = enc->cat_cum[c] - (c == 0 ? enc->null_rate : enc->cat_cum[c - 1]);
+	}
+
+	for (int64 r = 0; r < m; r++)
+	{
+		int			pos;
+
+		if (isnan(codes[r]) || codes[r] < 0)
+			continue;
+		pos = pos_of[(int) codes[r]];
+		if (pos < 0)
+			continue;
+		for (int c = 0; c < ncont; c++)
+		{
+			double		v = cont_values[c][r];
+			int			j = cont_dim[c];
+			double		p;
+
+			if (isnan(v))
+				continue;
+			/* mid-rank among the sorted non-NULL values */
+			p = (synth_count_below(sorted[j], nsorted[j], v, false) +
+				 synth_count_below(sorted[j], nsorted[j], v, true)) /
+				(2.0 * nsorted[j]);
+			p = Min(Max(p, COPULA_U_EPS), 1.0 - COPULA_U_EPS);
+			sum[pos * ncont + c] += synth_norm_quantile(p);
+			cnt[pos * ncont + c] += 1.0;
+		}
+	}
+	for (int i = 0; i < k * ncont; i++)
+		sum[i] = cnt[i] > 0 ? sum[i] / cnt[i] : 0.0;
+
+	/* first principal axis of the category means, by power iteration */
+	for (int c = 0; c < k; c++)
+		for (int a = 0; a < ncont; a++)
+			for (int b = 0; b < ncont; b++)
+				cov[a * ncont + b] += weight[c] * sum[c * ncont + a] * sum[c * ncont + b];
+	for (int a = 0; a < ncont; a++)
+		axis[a] = 1.0 / sqrt(ncont);
+	for (int iter = 0; iter < 100; iter++)
+	{
+		double		norm = 0.0;
+
+		for (int a = 0; a < ncont; a++)
+		{
+			next[a] = 0.0;
+			for (int b = 0; b < ncont; b++)
+				next[a] += cov[a * ncont + b] * axis[b];
+			norm += next[a] * next[a];
+		}
+		if (norm < 1e-20)
+			return;				/* no association: keep the frequency order */
+		norm = sqrt(norm);
+		for (int a = 0; a < ncont; a++)
+			axis[a] = next[a] / norm;
+	}
+
+	for (int c = 0; c < k; c++)
+	{
+		scores[c].pos = c;
+		scores[c].score = 0.0;
+		for (int a = 0; a < ncont; a++)
+			scores[c].score += sum[c * ncont + a] * axis[a];
+	}
+	qsort(scores, k, sizeof(CategoryScore), cmp_category_score);
+
+	cum = enc->null_rate;
+	for (int c = 0; c < k; c++)
+	{
+		cats[c] = enc->cats[scores[c].pos];
+		cum += weight[scores[c].pos];
+		scores[c].score = cum;
+	}
+	for (int c = 0; c < k; c++)
+	{
+		enc->cats[c] = cats[c];
+		enc->cat_cum[c] = scores[c].score;
+	}
+}
+
 /*
  * Assign copula dimensions: one per modelled continuous or categorical
  * column, plus one NULL indicator per continuous column that has NULLs (so
@@ -156,7 +301,41 @@ synth_copula_fit(SynthModel *model, SynthColumn *cols, SynthSample *sample,
 					sorted[j][nsorted[j]++] = v[r];
 			qsort(sorted[j], nsorted[j], sizeof(double), cmp_double);
 		}
-		else
+	}
+
+	/* categories in the order that carries their association best */
+	{
+		int			ncont = 0;
+		int		   *cont_dim = palloc(sizeof(int) * d);
+		const double **cont_values = palloc(sizeof(double *) * d);
+
+		for (int j = 0; j < d; j++)
+			if (sorted[j] != NULL)
+			{
+				cont_dim[ncont] = j;
+				cont_values[ncont++] = sample->values + (int64) sample_col[dim_enc[j]] * sample->capacity;
+			}
+		for (int j = 0; j < d; j++)
+		{
+			int			i = dim_enc[j];
+			SynthEncoder *enc = &model->encoders[i];
+
+			if (dim_is_null[j] || enc->kind != SYNTH_KIND_CATEGORICAL)
+				continue;
+			order_categories(enc, cols[sample_col[i]].dict,
+							 sample->values + (int64) sample_col[i] * sample->capacity, m,
+							 ncont, cont_dim, cont_values, sorted, nsorted);
+		}
+	}
+
+	for (int j = 0; j < d; j++)
+	{
+		int			i = dim_enc[j];
+		SynthEncoder *enc = &model->encoders[i];
+		int			sc = sample_col[i];
+
+		if (dim_is_null[j] || enc->kind != SYNTH_KIND_CATEGORICAL)
+			continue;
 		{
 			SynthCategoryDict *dict = cols[sc].dict;
 			int			n = synth_dict_count(dict);

@@ -325,9 +325,9 @@ synth_encoder_fit(SynthEncoder *enc, SynthColumn *col, SynthSample *sample,
 	}
 }
 
-/* First index of sorted[0..n) that is >= value (strict: > value). */
-static int64
-bound(const double *sorted, int64 n, double value, bool strict)
+/* How many of sorted[0..n) are below value (strict: at or below it). */
+int64
+synth_count_below(const double *sorted, int64 n, double value, bool strict)
 {
 	int64		lo = 0,
 				hi = n;
@@ -365,8 +365,8 @@ synth_encoder_to_uniform(SynthEncoder *enc, double value, const double *sorted,
 
 		if (isnan(value))
 			return NAN;			/* its NULL indicator carries it */
-		a = bound(sorted, nsorted, value, false);
-		b = bound(sorted, nsorted, value, true);
+		a = synth_count_below(sorted, nsorted, value, false);
+		b = synth_count_below(sorted, nsorted, value, true);
 		return (a + synth_rng_uniform(rng) * (b - a)) / (double) nsorted;
 	}
 
