@@ -18,8 +18,8 @@
 #   bench/copula.sh                 against a running server with synth installed,
 #                                   reached through PGHOST, PGPORT, PGUSER,
 #                                   PGDATABASE (scripts/demo.sh leaves one running)
-#   bench/copula.sh --start         start a throwaway cluster first, through
-#                                   scripts/lib.sh, and stop it at the end
+#   bench/copula.sh --start         build and install synth, start a throwaway
+#                                   cluster through scripts/lib.sh, stop it at the end
 #   bench/copula.sh --rows N        size of the generated table (default 1000000)
 #
 # Times are measured inside the server (clock_timestamp() around the statement),
@@ -45,10 +45,15 @@ done
 ADULT_CSV=../shared/datasets/adult/adult.csv
 
 if [ "$START" = 1 ]; then
-	# scripts/lib.sh starts a throwaway cluster and exports PG* for it
+	# scripts/lib.sh builds and installs synth, starts a throwaway cluster
+	# and exports PGHOST, PGPORT and PGUSER for it
+	# shellcheck source=scripts/lib.sh
 	. scripts/lib.sh
-	synth_cluster_start
 	trap synth_cluster_stop EXIT
+	synth_install_packages
+	synth_build_install
+	synth_cluster_start
+	export PGDATABASE=postgres
 fi
 
 PSQL=(psql -X -q -At -v ON_ERROR_STOP=1)

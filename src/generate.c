@@ -163,7 +163,7 @@ generate_begin(FunctionCallInfo fcinfo, int64 model_id, int srcarg, int64 n, boo
 				state->defaults[e] = ExecInitExpr(expression_planner((Expr *) expr), NULL);
 		}
 	}
-	relation_close(rel, AccessShareLock);
+	relation_close(rel, NoLock);
 	state->econtext = CreateStandaloneExprContext();
 
 	if (!have_seed)

@@ -195,6 +195,9 @@ CheckSource(Relation rel)
 
 	aclresult = pg_class_aclcheck(RelationGetRelid(rel), GetUserId(), ACL_SELECT);
 	if (aclresult != ACLCHECK_OK)
+		aclresult = pg_attribute_aclcheck_all(RelationGetRelid(rel), GetUserId(),
+											  ACL_SELECT, ACLMASK_ALL);
+	if (aclresult != ACLCHECK_OK)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("permission denied to train on table \"%s\"", RelationGetRelationName(rel)),
@@ -348,7 +351,7 @@ synth_train_relation(Oid relid, const char *method_name, Jsonb *options)
 	sample = synth_read_relation(relid, cols, ncols, opts.sample_rows, opts.seed, NULL, NULL);
 	if (sample->nrows_total == 0)
 		ereport(ERROR,
-				(errcode(ERRCODE_NO_DATA),
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("table \"%s\" is empty", RelationGetRelationName(rel)),
 				 errhint("synth learns from the rows it reads: load rows into the table before training.")));
 	model->n_rows = sample->nrows_total;
