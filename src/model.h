@@ -93,14 +93,32 @@ extern void synth_encoder_prepare_output(SynthEncoder *enc);
 extern Datum synth_encoder_decode(SynthEncoder *enc, double u, SynthRng *rng, bool *isnull);
 extern Datum synth_encoder_key(SynthEncoder *enc, int64 index, SynthRng *rng);
 extern Datum synth_encoder_freetext(SynthEncoder *enc, SynthRng *rng);
+extern void synth_encoder_continuous_interval(const SynthEncoder *enc, double x,
+											  double *lo, double *hi);
+extern int	synth_encoder_category_index(const SynthEncoder *enc, const char *label);
+extern void synth_encoder_category_interval(const SynthEncoder *enc, int index,
+											double *lo, double *hi);
 extern int64 synth_count_below(const double *sorted, int64 n, double value, bool strict);
 extern const char *synth_kind_name(SynthColumnKind kind);
 extern const char *synth_vtype_name(SynthValueType vtype);
 
 /* model_copula.c */
+typedef struct SynthCopulaCondition
+{
+	int			nk;				/* known dimensions */
+	int			nu;				/* dimensions to sample */
+	int		   *known;
+	int		   *unknown;
+	double	   *a;				/* nu x nk: regression of unknown on known */
+	double	   *l;				/* nu x nu: Cholesky factor of the conditional correlation */
+} SynthCopulaCondition;
+
 extern void synth_copula_fit(SynthModel *model, SynthColumn *cols, SynthSample *sample,
 							 const int *sample_col, uint64 seed);
 extern void synth_copula_sample(SynthModel *model, int nrows, SynthRng *rng, double *u);
+extern SynthCopulaCondition *synth_copula_condition(SynthModel *model, const bool *is_known);
+extern void synth_copula_sample_given(SynthModel *model, SynthCopulaCondition *cond, int nrows,
+									  SynthRng *rng, double *u);
 
 /* model_io.c */
 extern bytea *synth_model_serialize(SynthModel *model);

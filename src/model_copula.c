@@ -475,3 +475,138 @@ synth_copula_sample(SynthModel *model, int nrows, SynthRng *rng, double *u)
 	for (int64 i = 0; i < n; i++)
 		u[i] = synth_norm_cdf(u[i]);
 }
+
+/* Solve L L^T x = b in place for the d x d lower factor l (row-major). */
+static void
+cholesky_solve(const double *l, int d, double *b)
+{
+	for (int i = 0; i < d; i++)
+	{
+		double		t = b[i];
+
+		for (int k = 0; k < i; k++)
+			t -= l[i * d + k] * b[k];
+		b[i] = t / l[i * d + i];
+	}
+	for (int i = d - 1; i >= 0; i--)
+	{
+		double		t = b[i];
+
+		for (int k = i + 1; k < d; k++)
+			t -= l[k * d + i] * b[k];
+		b[i] = t / l[i * d + i];
+	}
+}
+
+/*
+ * Prepare sampling the other dimensions given the dimensions marked known:
+ * z_U | z_K ~ N(A z_K, C) with A = S_UK S_KK^-1 and C = S_UU - A S_KU, where
+ * S = L L^T is the copula's correlation.
+ */
+SynthCopulaCondition *
+synth_copula_condition(SynthModel *model, const bool *is_known)
+{
+	int			d = model->dim;
+	const double *l = model->chol;
+	SynthCopulaCondition *cond = palloc0(sizeof(SynthCopulaCondition));
+	double	   *sigma = palloc0(sizeof(double) * Max(d * d, 1));
+	double	   *skk;
+	double	   *col;
+	double		lambda;
+
+	cond->known = palloc(sizeof(int) * Max(d, 1));
+	cond->unknown = palloc(sizeof(int) * Max(d, 1));
+	for (int j = 0; j < d; j++)
+	{
+		if (is_known[j])
+			cond->known[cond->nk++] = j;
+		else
+			cond->unknown[cond->nu++] = j;
+	}
+
+	/* S = L L^T */
+	cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, d, d, d, 1.0, l, d, l, d,
+				0.0, sigma, d);
+
+	/* factor S_KK (shrunk towards the identity if it must be) */
+	skk = palloc(sizeof(double) * Max(cond->nk * cond->nk, 1));
+	for (lambda = 0.0;; lambda = (lambda == 0.0) ? 1e-9 : lambda * 10.0)
+	{
+		for (int a = 0; a < cond->nk; a++)
+			for (int b = 0; b < cond->nk; b++)
+				skk[a * cond->nk + b] = sigma[cond->known[a] * d + cond->known[b]] *
+					(a == b ? 1.0 : 1.0 - lambda);
+		if (cholesky(skk, cond->nk) || lambda >= 1.0)
+			break;
+	}
+
+	/* A^T = S_KK^-1 S_KU, one column of S_KU at a time */
+	cond->a = palloc0(sizeof(double) * Max(cond->nu * cond->nk, 1));
+	col = palloc(sizeof(double) * Max(cond->nk, 1));
+	for (int u = 0; u < cond->nu; u++)
+	{
+		for (int k = 0; k < cond->nk; k++)
+			col[k] = sigma[cond->known[k] * d + cond->unknown[u]];
+		if (cond->nk > 0)
+			cholesky_solve(skk, cond->nk, col);
+		for (int k = 0; k < cond->nk; k++)
+			cond->a[u * cond->nk + k] = col[k];
+	}
+
+	/* C = S_UU - A S_KU, factored */
+	cond->l = palloc(sizeof(double) * Max(cond->nu * cond->nu, 1));
+	for (lambda = 0.0;; lambda = (lambda == 0.0) ? 1e-9 : lambda * 10.0)
+	{
+		for (int a = 0; a < cond->nu; a++)
+			for (int b = 0; b < cond->nu; b++)
+			{
+				double		c = sigma[cond->unknown[a] * d + cond->unknown[b]];
+
+				for (int k = 0; k < cond->nk; k++)
+					c -= cond->a[a * cond->nk + k] * sigma[cond->known[k] * d + cond->unknown[b]];
+				cond->l[a * cond->nu + b] = c + (a == b ? lambda : 0.0);
+			}
+		if (cholesky(cond->l, cond->nu) || lambda >= 1.0)
+			break;
+	}
+	pfree(sigma);
+	pfree(skk);
+	pfree(col);
+	return cond;
+}
+
+/*
+ * Fill the unknown dimensions of nrows rows of uniform scores u (nrows x dim,
+ * row-major) given the known dimensions, which the caller has filled.
+ */
+void
+synth_copula_sample_given(SynthModel *model, SynthCopulaCondition *cond, int nrows,
+						  SynthRng *rng, double *u)
+{
+	int			d = model->dim;
+	double	   *zk = palloc(sizeof(double) * Max(cond->nk, 1));
+	double	   *e = palloc(sizeof(double) * Max(cond->nu, 1));
+
+	for (int r = 0; r < nrows; r++)
+	{
+		double	   *row = u + (int64) r * d;
+
+		for (int k = 0; k < cond->nk; k++)
+			zk[k] = synth_norm_quantile(Min(Max(row[cond->known[k]], COPULA_U_EPS),
+											1.0 - COPULA_U_EPS));
+		for (int j = 0; j < cond->nu; j++)
+			e[j] = synth_rng_normal(rng);
+		for (int j = 0; j < cond->nu; j++)
+		{
+			double		z = 0.0;
+
+			for (int k = 0; k < cond->nk; k++)
+				z += cond->a[j * cond->nk + k] * zk[k];
+			for (int k = 0; k <= j; k++)
+				z += cond->l[j * cond->nu + k] * e[k];
+			row[cond->unknown[j]] = synth_norm_cdf(z);
+		}
+	}
+	pfree(zk);
+	pfree(e);
+}

@@ -634,3 +634,83 @@ synth_encoder_key(SynthEncoder *enc, int64 index, SynthRng *rng)
 	}
 	return (Datum) 0;
 }
+
+/*
+ * The interval of uniform scores [*lo, *hi] that a continuous encoder maps to
+ * x: one point where its quantile function is strictly increasing, a segment
+ * where many knots share the value (a point mass, like a zero income).
+ * Conditioning draws inside it.
+ */
+void
+synth_encoder_continuous_interval(const SynthEncoder *enc, double x, double *lo, double *hi)
+{
+	int			k = enc->nknots;
+	int			first = 0,
+				last;
+
+	if (k == 0)
+	{
+		*lo = 0.0;
+		*hi = 1.0;
+		return;
+	}
+	if (x <= enc->knots[0])
+	{
+		*lo = 0.0;
+		*hi = 0.5 / k;
+		if (x < enc->knots[0])
+			*hi = *lo;
+		return;
+	}
+	if (x >= enc->knots[k - 1])
+	{
+		*lo = (k - 0.5) / k;
+		*hi = 1.0;
+		if (x > enc->knots[k - 1])
+			*lo = *hi;
+		return;
+	}
+	while (first < k && enc->knots[first] < x)
+		first++;
+	last = first;
+	while (last + 1 < k && enc->knots[last + 1] <= x)
+		last++;
+	if (enc->knots[first] == x)
+	{
+		/* knots first..last equal x: the whole flat stretch */
+		*lo = (first + 0.5) / k;
+		*hi = (last + 0.5) / k;
+		return;
+	}
+	/* x between knots first-1 and first: interpolate */
+	{
+		double		t = (first - 1) + (x - enc->knots[first - 1]) /
+			(enc->knots[first] - enc->knots[first - 1]);
+
+		*lo = *hi = (t + 0.5) / k;
+	}
+}
+
+/* The position of a category given as text, or -1 when it is not emitted. */
+int
+synth_encoder_category_index(const SynthEncoder *enc, const char *label)
+{
+	for (int i = 0; i < enc->ncats; i++)
+		if (strcmp(enc->cats[i], label) == 0)
+			return i;
+	return -1;
+}
+
+/* The interval of uniform scores of the index-th category (-1: NULL). */
+void
+synth_encoder_category_interval(const SynthEncoder *enc, int index, double *lo, double *hi)
+{
+	if (index < 0)
+	{
+		*lo = 0.0;
+		*hi = enc->null_rate;
+		return;
+	}
+	*lo = index == 0 ? enc->null_rate : enc->cat_cum[index - 1];
+	*hi = enc->cat_cum[index];
+}
