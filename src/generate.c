@@ -34,21 +34,143 @@ PG_FUNCTION_INFO_V1(synth_generate_model);
 
 typedef struct GenerateState
 {
-	SynthModel *model;
+	SynthGenerator *gen;
 	TupleDesc	desc;			/* the row type; natts may include dropped */
 	int		   *att_encoder;	/* per attribute: encoder index or -1 (dropped) */
-	ExprState **defaults;		/* per encoder: default of a column not modelled */
-	ExprContext *econtext;
-	SynthRng	rng;
 	int64		n;
 	int64		done;
 	int			batch_len;
 	int			batch_pos;
-	double	   *u;				/* batch x dim uniform scores */
-	Datum	   *values;			/* batch x natts */
+	Datum	   *values;			/* one row of the row type */
 	bool	   *nulls;
-	MemoryContext batchcxt;
 } GenerateState;
+
+/*
+ * A generator samples batches of rows of a model into per-encoder Datums.
+ * synth_generate uses one; so can callers that condition on known scores.
+ */
+SynthGenerator *
+synth_generator_create(SynthModel *model, uint64 seed, int capacity)
+{
+	SynthGenerator *gen = palloc0(sizeof(SynthGenerator));
+
+	gen->model = model;
+	gen->capacity = capacity;
+	gen->next_index = 1;
+	synth_rng_seed(&gen->rng, seed);
+	gen->u = palloc(sizeof(double) * capacity * Max(model->dim, 1));
+	gen->values = palloc(sizeof(Datum) * capacity * Max(model->natts, 1));
+	gen->nulls = palloc(sizeof(bool) * capacity * Max(model->natts, 1));
+	gen->defaults = palloc0(sizeof(ExprState *) * Max(model->natts, 1));
+	gen->batchcxt = AllocSetContextCreate(CurrentMemoryContext, "synth generate batch",
+										  ALLOCSET_DEFAULT_SIZES);
+	gen->longcxt = CurrentMemoryContext;
+	for (int e = 0; e < model->natts; e++)
+		synth_encoder_prepare_output(&model->encoders[e]);
+	return gen;
+}
+
+/*
+ * Columns that are not modelled take their default, evaluated per row.
+ * The model's encoders are the relation's non-dropped attributes, in order.
+ */
+void
+synth_generator_set_defaults(SynthGenerator *gen, Relation rel)
+{
+	TupleDesc	desc = RelationGetDescr(rel);
+	int			e = 0;
+
+	for (int i = 0; i < desc->natts && e < gen->model->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+
+		if (att->attisdropped)
+			continue;
+		if (!gen->model->encoders[e].modelled && att->attgenerated == '\0')
+		{
+			Node	   *expr = build_column_default(rel, i + 1);
+
+			if (expr != NULL)
+				gen->defaults[e] = ExecInitExpr(expression_planner((Expr *) expr), NULL);
+		}
+		e++;
+	}
+	gen->econtext = CreateStandaloneExprContext();
+}
+
+/* Sample the dimensions not marked known from those marked known. */
+void
+synth_generator_condition(SynthGenerator *gen, const bool *known_dims)
+{
+	gen->cond = known_dims ? synth_copula_condition(gen->model, known_dims) : NULL;
+}
+
+/*
+ * Sample rows (at most capacity) into gen->values/nulls, row-major over the
+ * model's encoders.  With a condition, the caller has filled the known
+ * dimensions of gen->u (rows x dim) first.  The previous batch's memory is
+ * released.
+ */
+void
+synth_generator_fill(SynthGenerator *gen, int rows)
+{
+	SynthModel *model = gen->model;
+	int			natts = model->natts;
+	MemoryContext oldcxt;
+
+	Assert(rows <= gen->capacity);
+	MemoryContextReset(gen->batchcxt);
+	oldcxt = MemoryContextSwitchTo(gen->batchcxt);
+	if (gen->cond)
+		synth_copula_sample_given(model, gen->cond, rows, &gen->rng, gen->u);
+	else
+		synth_copula_sample(model, rows, &gen->rng, gen->u);
+
+	for (int r = 0; r < rows; r++)
+	{
+		Datum	   *values = gen->values + (int64) r * natts;
+		bool	   *nulls = gen->nulls + (int64) r * natts;
+		const double *u = gen->u + (int64) r * model->dim;
+		int64		index = gen->next_index++;
+
+		for (int e = 0; e < natts; e++)
+		{
+			SynthEncoder *enc = &model->encoders[e];
+
+			nulls[e] = true;
+			values[e] = (Datum) 0;
+			if (!enc->modelled)
+			{
+				if (gen->defaults[e])
+					values[e] = ExecEvalExpr(gen->defaults[e], gen->econtext, &nulls[e]);
+				continue;
+			}
+			switch (enc->kind)
+			{
+				case SYNTH_KIND_KEY:
+					values[e] = synth_encoder_key(enc, index, &gen->rng);
+					nulls[e] = false;
+					break;
+				case SYNTH_KIND_FREETEXT:
+					if (synth_rng_uniform(&gen->rng) < enc->null_rate)
+						break;
+					values[e] = synth_encoder_freetext(enc, &gen->rng);
+					nulls[e] = false;
+					break;
+				default:
+					if (enc->dim < 0)
+						break;	/* a column that was NULL in every row */
+					if (enc->null_dim >= 0 && u[enc->null_dim] < enc->null_rate)
+						break;
+					values[e] = synth_encoder_decode(enc, u[enc->dim], &gen->rng, &nulls[e]);
+					break;
+			}
+			if (enc->typid != enc->basetypid)
+				domain_check(values[e], nulls[e], enc->typid, &enc->domain_extra, gen->longcxt);
+		}
+	}
+	MemoryContextSwitchTo(oldcxt);
+}
 
 /* Ensure the table still has exactly the columns the model was trained on. */
 static void
@@ -109,6 +231,7 @@ generate_begin(FunctionCallInfo fcinfo, int64 model_id, int srcarg, int64 n, boo
 	Oid			relid = OidIsValid(rowtype) ? typeidTypeRelid(rowtype) : InvalidOid;
 	Oid			model_relid;
 	GenerateState *state;
+	SynthModel *model;
 	Relation	rel;
 	char	   *relname;
 
@@ -132,7 +255,7 @@ generate_begin(FunctionCallInfo fcinfo, int64 model_id, int srcarg, int64 n, boo
 	}
 
 	state = palloc0(sizeof(GenerateState));
-	state->model = synth_catalog_load(model_id, &model_relid);
+	model = synth_catalog_load(model_id, &model_relid);
 	if (model_relid != relid)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -141,30 +264,7 @@ generate_begin(FunctionCallInfo fcinfo, int64 model_id, int srcarg, int64 n, boo
 
 	state->desc = BlessTupleDesc(lookup_rowtype_tupdesc_copy(rowtype, -1));
 	state->att_encoder = palloc(sizeof(int) * Max(state->desc->natts, 1));
-	CheckTableUnchanged(state->model, state->desc, model_id, relname, state->att_encoder);
-
-	/* columns not modelled take their default, evaluated per row */
-	state->defaults = palloc0(sizeof(ExprState *) * Max(state->model->natts, 1));
-	rel = relation_open(relid, AccessShareLock);
-	for (int i = 0; i < state->desc->natts; i++)
-	{
-		int			e = state->att_encoder[i];
-		SynthEncoder *enc;
-
-		if (e < 0)
-			continue;
-		enc = &state->model->encoders[e];
-		synth_encoder_prepare_output(enc);
-		if (!enc->modelled)
-		{
-			Node	   *expr = build_column_default(rel, i + 1);
-
-			if (expr != NULL && TupleDescAttr(state->desc, i)->attgenerated == '\0')
-				state->defaults[e] = ExecInitExpr(expression_planner((Expr *) expr), NULL);
-		}
-	}
-	relation_close(rel, NoLock);
-	state->econtext = CreateStandaloneExprContext();
+	CheckTableUnchanged(model, state->desc, model_id, relname, state->att_encoder);
 
 	if (!have_seed)
 	{
@@ -173,81 +273,14 @@ generate_begin(FunctionCallInfo fcinfo, int64 model_id, int srcarg, int64 n, boo
 					(errcode(ERRCODE_INTERNAL_ERROR),
 					 errmsg("could not generate a random seed")));
 	}
-	synth_rng_seed(&state->rng, (uint64) seed);
+	state->gen = synth_generator_create(model, (uint64) seed, SYNTH_GENERATE_BATCH);
+	rel = relation_open(relid, AccessShareLock);
+	synth_generator_set_defaults(state->gen, rel);
+	relation_close(rel, NoLock);
 	state->n = n;
-	state->u = palloc(sizeof(double) * SYNTH_GENERATE_BATCH * Max(state->model->dim, 1));
-	state->values = palloc(sizeof(Datum) * SYNTH_GENERATE_BATCH * Max(state->desc->natts, 1));
-	state->nulls = palloc(sizeof(bool) * SYNTH_GENERATE_BATCH * Max(state->desc->natts, 1));
-	state->batchcxt = AllocSetContextCreate(CurrentMemoryContext, "synth generate batch",
-											ALLOCSET_DEFAULT_SIZES);
+	state->values = palloc(sizeof(Datum) * Max(state->desc->natts, 1));
+	state->nulls = palloc(sizeof(bool) * Max(state->desc->natts, 1));
 	return state;
-}
-
-/* Sample the next batch of rows into state->values/nulls. */
-static void
-generate_batch(GenerateState *state)
-{
-	SynthModel *model = state->model;
-	int			natts = state->desc->natts;
-	int			rows = (int) Min((int64) SYNTH_GENERATE_BATCH, state->n - state->done);
-	MemoryContext oldcxt;
-
-	MemoryContextReset(state->batchcxt);
-	oldcxt = MemoryContextSwitchTo(state->batchcxt);
-	synth_copula_sample(model, rows, &state->rng, state->u);
-
-	for (int r = 0; r < rows; r++)
-	{
-		Datum	   *values = state->values + (int64) r * natts;
-		bool	   *nulls = state->nulls + (int64) r * natts;
-		int64		index = state->done + r + 1;
-
-		for (int i = 0; i < natts; i++)
-		{
-			int			e = state->att_encoder[i];
-			SynthEncoder *enc;
-
-			nulls[i] = true;
-			values[i] = (Datum) 0;
-			if (e < 0)
-				continue;
-			enc = &model->encoders[e];
-			if (!enc->modelled)
-			{
-				if (state->defaults[e])
-					values[i] = ExecEvalExpr(state->defaults[e], state->econtext, &nulls[i]);
-				continue;
-			}
-			switch (enc->kind)
-			{
-				case SYNTH_KIND_KEY:
-					values[i] = synth_encoder_key(enc, index, &state->rng);
-					nulls[i] = false;
-					break;
-				case SYNTH_KIND_FREETEXT:
-					if (synth_rng_uniform(&state->rng) < enc->null_rate)
-						break;
-					values[i] = synth_encoder_freetext(enc, &state->rng);
-					nulls[i] = false;
-					break;
-				default:
-					if (enc->dim < 0)
-						break;	/* a column that was NULL in every row */
-					if (enc->null_dim >= 0 &&
-						state->u[(int64) r * model->dim + enc->null_dim] < enc->null_rate)
-						break;
-					values[i] = synth_encoder_decode(enc, state->u[(int64) r * model->dim + enc->dim],
-													 &state->rng, &nulls[i]);
-					break;
-			}
-			if (enc->typid != enc->basetypid)
-				domain_check(values[i], nulls[i], enc->typid, &enc->domain_extra,
-							 state->batchcxt->parent);
-		}
-	}
-	MemoryContextSwitchTo(oldcxt);
-	state->batch_len = rows;
-	state->batch_pos = 0;
 }
 
 static Datum
@@ -290,17 +323,30 @@ generate_common(FunctionCallInfo fcinfo, int64 model_id, int srcarg)
 		HeapTuple	tuple;
 		int			natts = state->desc->natts;
 
+		const Datum *values;
+		const bool *nulls;
+
 		CHECK_FOR_INTERRUPTS();
 		if (state->batch_pos >= state->batch_len)
-			generate_batch(state);
-		tuple = heap_form_tuple(state->desc,
-								state->values + (int64) state->batch_pos * natts,
-								state->nulls + (int64) state->batch_pos * natts);
+		{
+			state->batch_len = (int) Min((int64) SYNTH_GENERATE_BATCH, state->n - state->done);
+			synth_generator_fill(state->gen, state->batch_len);
+			state->batch_pos = 0;
+		}
+		values = state->gen->values + (int64) state->batch_pos * state->gen->model->natts;
+		nulls = state->gen->nulls + (int64) state->batch_pos * state->gen->model->natts;
+		for (int i = 0; i < natts; i++)
+		{
+			int			e = state->att_encoder[i];
+
+			state->values[i] = e >= 0 ? values[e] : (Datum) 0;
+			state->nulls[i] = e >= 0 ? nulls[e] : true;
+		}
+		tuple = heap_form_tuple(state->desc, state->values, state->nulls);
 		state->batch_pos++;
 		state->done++;
 		SRF_RETURN_NEXT(funcctx, HeapTupleGetDatum(tuple));
 	}
-	FreeExprContext(state->econtext, true);
 	SRF_RETURN_DONE(funcctx);
 }
 

@@ -120,6 +120,28 @@ extern SynthCopulaCondition *synth_copula_condition(SynthModel *model, const boo
 extern void synth_copula_sample_given(SynthModel *model, SynthCopulaCondition *cond, int nrows,
 									  SynthRng *rng, double *u);
 
+/* generate.c: sampling batches of rows into per-encoder Datums */
+typedef struct SynthGenerator
+{
+	SynthModel *model;
+	SynthRng	rng;
+	int64		next_index;		/* fresh-key index of the next row, from 1 */
+	int			capacity;		/* rows per batch */
+	double	   *u;				/* capacity x dim uniform scores */
+	Datum	   *values;			/* capacity x natts, per encoder */
+	bool	   *nulls;
+	struct ExprState **defaults;	/* per encoder: default of a column not modelled */
+	struct ExprContext *econtext;
+	SynthCopulaCondition *cond; /* NULL: unconditional */
+	MemoryContext batchcxt;		/* reset before each batch */
+	MemoryContext longcxt;		/* lives as long as the generator */
+} SynthGenerator;
+
+extern SynthGenerator *synth_generator_create(SynthModel *model, uint64 seed, int capacity);
+extern void synth_generator_set_defaults(SynthGenerator *gen, Relation rel);
+extern void synth_generator_condition(SynthGenerator *gen, const bool *known_dims);
+extern void synth_generator_fill(SynthGenerator *gen, int rows);
+
 /* model_io.c */
 extern bytea *synth_model_serialize(SynthModel *model);
 extern SynthModel *synth_model_deserialize(bytea *weights, int64 model_id);
