@@ -66,7 +66,29 @@ FROM adult_eval WHERE metric = 'quality_score';
 SELECT score <= 0.05 AS exact_copy_rate_at_most_0_05
 FROM adult_eval WHERE metric = 'exact_copy_rate';
 
-DROP TABLE adult_raw, adult_train, adult_holdout, adult_syn, adult_eval;
+-- conditional generation: the other columns follow the real rows that
+-- satisfy the same predicate (column shapes >= 0.85)
+CREATE TABLE adult_old AS
+SELECT * FROM synth_generate(NULL::adult_train, 2000, 11, condition => 'age > 60');
+CREATE TABLE adult_real_old AS SELECT * FROM adult_train WHERE age > 60;
+SELECT count(*) FILTER (WHERE NOT age > 60) AS violations FROM adult_old;
+SELECT score >= 0.85 AS age_over_60_shapes_at_least_0_85
+FROM synth_evaluate('adult_real_old', 'adult_old') WHERE metric = 'column_shapes';
+CREATE TABLE adult_fem_rich AS
+SELECT * FROM synth_generate(NULL::adult_train, 2000, 12,
+							 condition => $$sex = ' Female' AND income = ' >50K'$$);
+CREATE TABLE adult_real_fem_rich AS
+SELECT * FROM adult_train WHERE sex = ' Female' AND income = ' >50K';
+SELECT count(*) FILTER (WHERE NOT (sex = ' Female' AND income = ' >50K')) AS violations
+FROM adult_fem_rich;
+SELECT score >= 0.85 AS female_rich_shapes_at_least_0_85
+FROM synth_evaluate('adult_real_fem_rich', 'adult_fem_rich') WHERE metric = 'column_shapes';
+-- rebalanced income shares are exact
+SELECT income, count(*) FROM synth_generate(NULL::adult_train, 1000, 13,
+	rebalance => '{"income": {" <=50K": 0.5, " >50K": 0.5}}') GROUP BY 1 ORDER BY 1;
+
+DROP TABLE adult_raw, adult_train, adult_holdout, adult_syn, adult_eval, adult_old,
+	adult_real_old, adult_fem_rich, adult_real_fem_rich;
 \else
 \echo 'SKIP: ../shared/datasets/adult/adult.csv is absent; the Adult fidelity test did not run'
 \endif

@@ -54,23 +54,27 @@ COMMENT ON FUNCTION synth_train(regclass, text, jsonb) IS
 
 CREATE FUNCTION synth_generate(source anyelement,
 							   n bigint,
-							   seed bigint DEFAULT NULL)
+							   seed bigint DEFAULT NULL,
+							   condition text DEFAULT NULL,
+							   rebalance jsonb DEFAULT NULL)
 RETURNS SETOF anyelement
 AS 'MODULE_PATHNAME', 'synth_generate'
 LANGUAGE C VOLATILE;
 
-COMMENT ON FUNCTION synth_generate(anyelement, bigint, bigint) IS
-	'generate n synthetic rows typed like the table, from its latest ready model';
+COMMENT ON FUNCTION synth_generate(anyelement, bigint, bigint, text, jsonb) IS
+	'generate n synthetic rows typed like the table from its latest ready model, optionally satisfying a condition or with given category shares';
 
 CREATE FUNCTION synth_generate(model_id bigint,
 							   source anyelement,
 							   n bigint,
-							   seed bigint DEFAULT NULL)
+							   seed bigint DEFAULT NULL,
+							   condition text DEFAULT NULL,
+							   rebalance jsonb DEFAULT NULL)
 RETURNS SETOF anyelement
 AS 'MODULE_PATHNAME', 'synth_generate_model'
 LANGUAGE C VOLATILE;
 
-COMMENT ON FUNCTION synth_generate(bigint, anyelement, bigint, bigint) IS
+COMMENT ON FUNCTION synth_generate(bigint, anyelement, bigint, bigint, text, jsonb) IS
 	'generate n synthetic rows typed like the table, from the given model';
 
 CREATE FUNCTION synth_evaluate("real" regclass, synthetic regclass)

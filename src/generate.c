@@ -43,7 +43,17 @@ typedef struct GenerateState
 	int			batch_pos;
 	Datum	   *values;			/* one row of the row type */
 	bool	   *nulls;
+
+	/* conditional generation */
+	SynthCondition *cond;		/* predicate and its restrictions */
+	List	   *strata;			/* rebalance: SynthStratum per category, or NIL */
+	int			stratum;		/* the stratum being generated */
+	int64		stratum_left;	/* rows still to accept in it */
+	int64		attempts;		/* candidate rows drawn */
 } GenerateState;
+
+#define SYNTH_CONDITION_MIN_ATTEMPTS	100000
+#define SYNTH_CONDITION_MIN_RATE		0.001
 
 /*
  * A generator samples batches of rows of a model into per-encoder Datums.
@@ -123,6 +133,8 @@ synth_generator_fill(SynthGenerator *gen, int rows)
 	oldcxt = MemoryContextSwitchTo(gen->batchcxt);
 	if (gen->cond)
 		synth_copula_sample_given(model, gen->cond, rows, &gen->rng, gen->u);
+	else if (gen->allowed)
+		synth_copula_sample_restricted(model, gen->allowed, rows, &gen->rng, gen->u);
 	else
 		synth_copula_sample(model, rows, &gen->rng, gen->u);
 
@@ -225,7 +237,7 @@ CheckCanGenerate(Oid relid)
 
 static GenerateState *
 generate_begin(FunctionCallInfo fcinfo, int64 model_id, int srcarg, int64 n, bool have_seed,
-			   int64 seed)
+			   int64 seed, const char *predicate, Jsonb *rebalance)
 {
 	Oid			rowtype = get_fn_expr_argtype(fcinfo->flinfo, srcarg);
 	Oid			relid = OidIsValid(rowtype) ? typeidTypeRelid(rowtype) : InvalidOid;
@@ -280,7 +292,74 @@ generate_begin(FunctionCallInfo fcinfo, int64 model_id, int srcarg, int64 n, boo
 	state->n = n;
 	state->values = palloc(sizeof(Datum) * Max(state->desc->natts, 1));
 	state->nulls = palloc(sizeof(bool) * Max(state->desc->natts, 1));
+
+	if (predicate != NULL || rebalance != NULL)
+	{
+		state->cond = synth_condition_build(model, relid, state->desc, state->att_encoder, predicate);
+		if (rebalance != NULL)
+			state->strata = synth_rebalance_strata(model, state->desc, state->att_encoder,
+												   rebalance, n);
+	}
+	state->stratum = -1;
 	return state;
+}
+
+/*
+ * Move to the next stratum (the whole request when not rebalancing): set the
+ * generator's restrictions to the predicate's and the stratum's.  False when
+ * every stratum is done.
+ */
+static bool
+next_stratum(GenerateState *state)
+{
+	SynthModel *model = state->gen->model;
+	SynthStratum *stratum;
+
+	state->stratum++;
+	state->batch_len = state->batch_pos = 0;
+	if (state->strata == NIL)
+	{
+		if (state->stratum > 0)
+			return false;
+		state->stratum_left = state->n;
+		state->gen->allowed = state->cond ? state->cond->allowed : NULL;
+		return true;
+	}
+	if (state->stratum >= list_length(state->strata))
+		return false;
+	stratum = list_nth(state->strata, state->stratum);
+	state->stratum_left = stratum->rows;
+	state->gen->allowed = palloc(sizeof(SynthAllowedSet *) * Max(model->dim, 1));
+	memcpy(state->gen->allowed, state->cond->allowed, sizeof(SynthAllowedSet *) * Max(model->dim, 1));
+	state->gen->allowed[stratum->dim] = NULL;
+	if (state->cond->allowed[stratum->dim])
+	{
+		state->gen->allowed[stratum->dim] = palloc(sizeof(SynthAllowedSet));
+		*state->gen->allowed[stratum->dim] = *state->cond->allowed[stratum->dim];
+	}
+	synth_restrict_dim(state->gen->allowed, stratum->dim, &stratum->set);
+	if (state->gen->allowed[stratum->dim]->n == 0 && stratum->rows > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("no row of a rebalanced category satisfies the condition \"%s\"",
+						state->cond->text ? state->cond->text : ""),
+				 errhint("Give that category a share of 0, or loosen the condition.")));
+	return true;
+}
+
+/* Ensure a condition that rejects nearly every row ends with an error, not a hang. */
+static void
+CheckAcceptanceRate(GenerateState *state)
+{
+	double		rate = (double) state->done / (double) state->attempts;
+
+	if (state->attempts >= SYNTH_CONDITION_MIN_ATTEMPTS && rate < SYNTH_CONDITION_MIN_RATE)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("the condition \"%s\" is too rare for the model", state->cond->text),
+				 errdetail("It held in " INT64_FORMAT " of " INT64_FORMAT " rows sampled (%.2g); below %g synth stops.",
+						   state->done, state->attempts, rate, SYNTH_CONDITION_MIN_RATE),
+				 errhint("Loosen the condition, or train on data that has more such rows.")));
 }
 
 static Datum
@@ -290,6 +369,8 @@ generate_common(FunctionCallInfo fcinfo, int64 model_id, int srcarg)
 	GenerateState *state;
 	int			narg = srcarg + 1;
 	int			seedarg = srcarg + 2;
+	int			condarg = srcarg + 3;
+	int			rebalancearg = srcarg + 4;
 
 	if (SRF_IS_FIRSTCALL())
 	{
@@ -310,7 +391,11 @@ generate_common(FunctionCallInfo fcinfo, int64 model_id, int srcarg)
 					 errhint("Ask for 0 or more rows.")));
 		oldcxt = MemoryContextSwitchTo(funcctx->multi_call_memory_ctx);
 		state = generate_begin(fcinfo, model_id, srcarg, n, !PG_ARGISNULL(seedarg),
-							   PG_ARGISNULL(seedarg) ? 0 : PG_GETARG_INT64(seedarg));
+							   PG_ARGISNULL(seedarg) ? 0 : PG_GETARG_INT64(seedarg),
+							   PG_NARGS() > condarg && !PG_ARGISNULL(condarg) ?
+							   text_to_cstring(PG_GETARG_TEXT_PP(condarg)) : NULL,
+							   PG_NARGS() > rebalancearg && !PG_ARGISNULL(rebalancearg) ?
+							   PG_GETARG_JSONB_P(rebalancearg) : NULL);
 		funcctx->user_fctx = state;
 		funcctx->tuple_desc = state->desc;
 		MemoryContextSwitchTo(oldcxt);
@@ -318,23 +403,40 @@ generate_common(FunctionCallInfo fcinfo, int64 model_id, int srcarg)
 
 	funcctx = SRF_PERCALL_SETUP();
 	state = funcctx->user_fctx;
-	if (state->done < state->n)
+	while (state->done < state->n)
 	{
-		HeapTuple	tuple;
 		int			natts = state->desc->natts;
-
+		int			enatts = state->gen->model->natts;
 		const Datum *values;
 		const bool *nulls;
 
 		CHECK_FOR_INTERRUPTS();
+		if (state->stratum < 0 || state->stratum_left == 0)
+		{
+			MemoryContext oldcxt = MemoryContextSwitchTo(funcctx->multi_call_memory_ctx);
+			bool		more = next_stratum(state);
+
+			MemoryContextSwitchTo(oldcxt);
+			if (!more)
+				break;
+			continue;
+		}
 		if (state->batch_pos >= state->batch_len)
 		{
-			state->batch_len = (int) Min((int64) SYNTH_GENERATE_BATCH, state->n - state->done);
+			/* without a predicate: exactly the rows asked for; else a full batch */
+			bool		rejecting = state->cond && state->cond->predicate;
+
+			state->batch_len = rejecting ? SYNTH_GENERATE_BATCH :
+				(int) Min((int64) SYNTH_GENERATE_BATCH, state->stratum_left);
+			if (rejecting)
+				CheckAcceptanceRate(state);
 			synth_generator_fill(state->gen, state->batch_len);
+			state->attempts += state->batch_len;
 			state->batch_pos = 0;
 		}
-		values = state->gen->values + (int64) state->batch_pos * state->gen->model->natts;
-		nulls = state->gen->nulls + (int64) state->batch_pos * state->gen->model->natts;
+		values = state->gen->values + (int64) state->batch_pos * enatts;
+		nulls = state->gen->nulls + (int64) state->batch_pos * enatts;
+		state->batch_pos++;
 		for (int i = 0; i < natts; i++)
 		{
 			int			e = state->att_encoder[i];
@@ -342,22 +444,24 @@ generate_common(FunctionCallInfo fcinfo, int64 model_id, int srcarg)
 			state->values[i] = e >= 0 ? values[e] : (Datum) 0;
 			state->nulls[i] = e >= 0 ? nulls[e] : true;
 		}
-		tuple = heap_form_tuple(state->desc, state->values, state->nulls);
-		state->batch_pos++;
+		if (state->cond && !synth_condition_check(state->cond, state->values, state->nulls))
+			continue;
 		state->done++;
-		SRF_RETURN_NEXT(funcctx, HeapTupleGetDatum(tuple));
+		state->stratum_left--;
+		SRF_RETURN_NEXT(funcctx, HeapTupleGetDatum(heap_form_tuple(state->desc, state->values,
+																	 state->nulls)));
 	}
 	SRF_RETURN_DONE(funcctx);
 }
 
-/* synth_generate(source anyelement, n bigint, seed bigint) */
+/* synth_generate(source anyelement, n bigint, seed bigint, condition text, rebalance jsonb) */
 Datum
 synth_generate(PG_FUNCTION_ARGS)
 {
 	return generate_common(fcinfo, 0, 0);
 }
 
-/* synth_generate(model_id bigint, source anyelement, n bigint, seed bigint) */
+/* synth_generate(model_id bigint, source anyelement, n bigint, seed, condition, rebalance) */
 Datum
 synth_generate_model(PG_FUNCTION_ARGS)
 {

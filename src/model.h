@@ -103,6 +103,17 @@ extern const char *synth_kind_name(SynthColumnKind kind);
 extern const char *synth_vtype_name(SynthValueType vtype);
 
 /* model_copula.c */
+#define SYNTH_GIBBS_SWEEPS	20
+#define SYNTH_MAX_INTERVALS 64
+
+/* A union of intervals [lo[i], hi[i]] of uniform scores a dimension may take. */
+typedef struct SynthAllowedSet
+{
+	int			n;
+	double		lo[SYNTH_MAX_INTERVALS];
+	double		hi[SYNTH_MAX_INTERVALS];
+} SynthAllowedSet;
+
 typedef struct SynthCopulaCondition
 {
 	int			nk;				/* known dimensions */
@@ -119,6 +130,8 @@ extern void synth_copula_sample(SynthModel *model, int nrows, SynthRng *rng, dou
 extern SynthCopulaCondition *synth_copula_condition(SynthModel *model, const bool *is_known);
 extern void synth_copula_sample_given(SynthModel *model, SynthCopulaCondition *cond, int nrows,
 									  SynthRng *rng, double *u);
+extern void synth_copula_sample_restricted(SynthModel *model, SynthAllowedSet *const *allowed,
+										   int nrows, SynthRng *rng, double *u);
 
 /* generate.c: sampling batches of rows into per-encoder Datums */
 typedef struct SynthGenerator
@@ -133,6 +146,7 @@ typedef struct SynthGenerator
 	struct ExprState **defaults;	/* per encoder: default of a column not modelled */
 	struct ExprContext *econtext;
 	SynthCopulaCondition *cond; /* NULL: unconditional */
+	SynthAllowedSet **allowed;	/* per dimension restrictions, or NULL */
 	MemoryContext batchcxt;		/* reset before each batch */
 	MemoryContext longcxt;		/* lives as long as the generator */
 } SynthGenerator;
@@ -141,6 +155,33 @@ extern SynthGenerator *synth_generator_create(SynthModel *model, uint64 seed, in
 extern void synth_generator_set_defaults(SynthGenerator *gen, Relation rel);
 extern void synth_generator_condition(SynthGenerator *gen, const bool *known_dims);
 extern void synth_generator_fill(SynthGenerator *gen, int rows);
+
+/* condition.c: a predicate and category shares as copula restrictions */
+typedef struct SynthCondition
+{
+	char	   *text;			/* the predicate as given, or NULL */
+	struct ExprState *predicate;	/* over the row type, or NULL */
+	struct ExprContext *econtext;
+	struct TupleTableSlot *slot;
+	SynthAllowedSet **allowed;	/* per copula dimension, NULL: free */
+	Datum	   *scratch_values;
+	bool	   *scratch_nulls;
+} SynthCondition;
+
+typedef struct SynthStratum
+{
+	int			dim;			/* the rebalanced column's dimension */
+	double		share;
+	int64		rows;			/* rows of this category to generate */
+	SynthAllowedSet set;		/* the category's scores */
+} SynthStratum;
+
+extern SynthCondition *synth_condition_build(SynthModel *model, Oid relid, TupleDesc desc,
+											 const int *att_encoder, const char *predicate);
+extern bool synth_condition_check(SynthCondition *cond, const Datum *values, const bool *nulls);
+extern void synth_restrict_dim(SynthAllowedSet **allowed, int dim, const SynthAllowedSet *set);
+extern List *synth_rebalance_strata(SynthModel *model, TupleDesc desc, const int *att_encoder,
+									Jsonb *shares, int64 n);
 
 /* model_io.c */
 extern bytea *synth_model_serialize(SynthModel *model);

@@ -610,3 +610,189 @@ synth_copula_sample_given(SynthModel *model, SynthCopulaCondition *cond, int nro
 	pfree(zk);
 	pfree(e);
 }
+
+/* The copula's correlation S = L L^T (d x d, row-major), palloc'd. */
+static double *
+copula_sigma(SynthModel *model)
+{
+	int			d = model->dim;
+	double	   *sigma = palloc0(sizeof(double) * Max(d * d, 1));
+
+	if (d > 0)
+		cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, d, d, d, 1.0, model->chol, d,
+					model->chol, d, 0.0, sigma, d);
+	return sigma;
+}
+
+/*
+ * A draw of N(mu, sigma^2) restricted to the union of the intervals
+ * [lo[i], hi[i]] (in z): an interval by its probability mass, then the
+ * inverse CDF inside it.  Masses in the upper tail are taken from the
+ * survival function so that they do not vanish in rounding.
+ */
+static double
+truncated_normal(double mu, double sigma, const double *lo, const double *hi, int n,
+				 SynthRng *rng)
+{
+	double		mass[SYNTH_MAX_INTERVALS];
+	double		total = 0.0;
+	double		pick;
+	int			i;
+	int			nearest = 0;
+	double		nearest_gap = HUGE_VAL;
+
+	n = Min(n, SYNTH_MAX_INTERVALS);
+	for (i = 0; i < n; i++)
+	{
+		double		a = (lo[i] - mu) / sigma;
+		double		b = (hi[i] - mu) / sigma;
+		double		gap = a > 0 ? a : (b < 0 ? -b : 0.0);
+
+		mass[i] = a > 0 ? synth_norm_cdf(-a) - synth_norm_cdf(-b) : synth_norm_cdf(b) - synth_norm_cdf(a);
+		total += mass[i];
+		if (gap < nearest_gap)
+		{
+			nearest_gap = gap;
+			nearest = i;
+		}
+	}
+	if (!(total > 1e-300))
+		return Min(Max(mu, lo[nearest]), hi[nearest]);	/* far in a tail: its edge */
+
+	pick = synth_rng_uniform(rng) * total;
+	for (i = 0; i < n - 1 && pick > mass[i]; i++)
+		pick -= mass[i];
+	{
+		double		a = (lo[i] - mu) / sigma;
+		double		b = (hi[i] - mu) / sigma;
+		double		z;
+
+		if (a > 0)
+		{
+			double		sa = synth_norm_cdf(-a),
+						sb = synth_norm_cdf(-b);
+
+			z = -synth_norm_quantile(Min(Max(sb + synth_rng_uniform(rng) * (sa - sb), 1e-300), 1.0 - 1e-16));
+		}
+		else
+		{
+			double		fa = synth_norm_cdf(a),
+						fb = synth_norm_cdf(b);
+
+			z = synth_norm_quantile(Min(Max(fa + synth_rng_uniform(rng) * (fb - fa), 1e-300), 1.0 - 1e-16));
+		}
+		return Min(Max(mu + sigma * z, lo[i]), hi[i]);
+	}
+}
+
+/*
+ * Draw nrows rows of uniform scores u (nrows x dim) from the copula
+ * restricted, for each dimension j with allowed[j] != NULL, to the union of
+ * that set's intervals of uniform scores.  One restricted dimension is drawn
+ * exactly from its truncated marginal; several by Gibbs sampling over the
+ * restricted dimensions' truncated conditionals (SYNTH_GIBBS_SWEEPS sweeps
+ * from an independent start); the free dimensions then follow exactly from
+ * the conditional Gaussian given the restricted ones.
+ */
+void
+synth_copula_sample_restricted(SynthModel *model, SynthAllowedSet *const *allowed, int nrows,
+							   SynthRng *rng, double *u)
+{
+	int			d = model->dim;
+	int			nc = 0;
+	int		   *cdims = palloc(sizeof(int) * Max(d, 1));
+	bool	   *known = palloc0(sizeof(bool) * Max(d, 1));
+	double	   *sigma,
+			   *prec,
+			   *zlo,
+			   *zhi,
+			   *z;
+	SynthCopulaCondition *cond;
+
+	for (int j = 0; j < d; j++)
+		if (allowed[j] != NULL)
+		{
+			cdims[nc++] = j;
+			known[j] = true;
+		}
+	if (nc == 0)
+	{
+		synth_copula_sample(model, nrows, rng, u);
+		return;
+	}
+
+	/* precision of the restricted dimensions: conditionals for Gibbs */
+	sigma = copula_sigma(model);
+	prec = palloc0(sizeof(double) * nc * nc);
+	{
+		double	   *scc = palloc(sizeof(double) * nc * nc);
+		double		lambda;
+
+		for (lambda = 0.0;; lambda = (lambda == 0.0) ? 1e-9 : lambda * 10.0)
+		{
+			for (int a = 0; a < nc; a++)
+				for (int b = 0; b < nc; b++)
+					scc[a * nc + b] = sigma[cdims[a] * d + cdims[b]] * (a == b ? 1.0 : 1.0 - lambda);
+			if (cholesky(scc, nc) || lambda >= 1.0)
+				break;
+		}
+		for (int b = 0; b < nc; b++)
+		{
+			double	   *col = prec + b * nc;
+
+			col[b] = 1.0;
+			cholesky_solve(scc, nc, col);	/* column b of the inverse (symmetric) */
+		}
+		pfree(scc);
+	}
+
+	/* allowed intervals in z */
+	zlo = palloc(sizeof(double) * nc * SYNTH_MAX_INTERVALS);
+	zhi = palloc(sizeof(double) * nc * SYNTH_MAX_INTERVALS);
+	for (int c = 0; c < nc; c++)
+	{
+		SynthAllowedSet *set = allowed[cdims[c]];
+
+		for (int i = 0; i < set->n && i < SYNTH_MAX_INTERVALS; i++)
+		{
+			zlo[c * SYNTH_MAX_INTERVALS + i] = set->lo[i] <= 0.0 ? -HUGE_VAL : synth_norm_quantile(set->lo[i]);
+			zhi[c * SYNTH_MAX_INTERVALS + i] = set->hi[i] >= 1.0 ? HUGE_VAL : synth_norm_quantile(set->hi[i]);
+		}
+	}
+
+	z = palloc(sizeof(double) * nc);
+	for (int r = 0; r < nrows; r++)
+	{
+		double	   *row = u + (int64) r * d;
+		int			sweeps = nc == 1 ? 0 : SYNTH_GIBBS_SWEEPS;
+
+		for (int c = 0; c < nc; c++)
+			z[c] = truncated_normal(0.0, 1.0, zlo + c * SYNTH_MAX_INTERVALS, zhi + c * SYNTH_MAX_INTERVALS,
+									allowed[cdims[c]]->n, rng);
+		for (int s = 0; s < sweeps; s++)
+			for (int c = 0; c < nc; c++)
+			{
+				double		pcc = prec[c * nc + c];
+				double		mu = 0.0;
+
+				for (int k = 0; k < nc; k++)
+					if (k != c)
+						mu -= prec[c * nc + k] * z[k] / pcc;
+				z[c] = truncated_normal(mu, 1.0 / sqrt(pcc), zlo + c * SYNTH_MAX_INTERVALS, zhi + c * SYNTH_MAX_INTERVALS,
+										allowed[cdims[c]]->n, rng);
+			}
+		for (int c = 0; c < nc; c++)
+			row[cdims[c]] = synth_norm_cdf(z[c]);
+	}
+
+	cond = synth_copula_condition(model, known);
+	synth_copula_sample_given(model, cond, nrows, rng, u);
+
+	pfree(sigma);
+	pfree(prec);
+	pfree(zlo);
+	pfree(zhi);
+	pfree(z);
+	pfree(cdims);
+	pfree(known);
+}
