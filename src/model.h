@@ -87,8 +87,8 @@ extern int64 synth_train_relation(Oid relid, const char *method_name, Jsonb *opt
 /* transform.c */
 extern void synth_encoder_fit(SynthEncoder *enc, SynthColumn *col, SynthSample *sample,
 							  int colidx, int rare_k);
-extern double synth_encoder_to_uniform(SynthEncoder *enc, double value, const double *sorted,
-									   int64 nsorted, const int *catmap, SynthRng *rng);
+extern double synth_encoder_to_uniform(SynthEncoder *enc, double value, const int *catmap,
+									   SynthRng *rng);
 extern void synth_encoder_prepare_output(SynthEncoder *enc);
 extern Datum synth_encoder_decode(SynthEncoder *enc, double u, SynthRng *rng, bool *isnull);
 extern Datum synth_encoder_key(SynthEncoder *enc, int64 index, SynthRng *rng);
@@ -98,7 +98,6 @@ extern void synth_encoder_continuous_interval(const SynthEncoder *enc, double x,
 extern int	synth_encoder_category_index(const SynthEncoder *enc, const char *label);
 extern void synth_encoder_category_interval(const SynthEncoder *enc, int index,
 											double *lo, double *hi);
-extern int64 synth_count_below(const double *sorted, int64 n, double value, bool strict);
 extern const char *synth_kind_name(SynthColumnKind kind);
 extern const char *synth_vtype_name(SynthValueType vtype);
 

@@ -24,13 +24,64 @@
 #define COPULA_FIT_CHUNK	4096	/* rows of normal scores per syrk */
 #define COPULA_U_EPS		1e-9	/* keeps Phi^-1 finite */
 
-static int
-cmp_double(const void *a, const void *b)
+/* Where a sample row's value stands among the column's non-NULL values. */
+typedef struct RankSpan
 {
-	double		x = *(const double *) a;
-	double		y = *(const double *) b;
+	int32		below;			/* values strictly below it */
+	int32		ties;			/* values equal to it (itself included); -1: NULL */
+} RankSpan;
+
+typedef struct ValueRow
+{
+	double		value;
+	int32		row;
+} ValueRow;
+
+static int
+cmp_value_row(const void *a, const void *b)
+{
+	double		x = ((const ValueRow *) a)->value;
+	double		y = ((const ValueRow *) b)->value;
 
 	return (x > y) - (x < y);
+}
+
+/* Rank every row of a sample column once: one sort, no searches. */
+static RankSpan *
+rank_column(const double *values, int64 m, int64 *nvalid)
+{
+	ValueRow   *pairs = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(ValueRow) * Max(m, 1));
+	RankSpan   *spans = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(RankSpan) * Max(m, 1));
+	int64		n = 0;
+
+	for (int64 r = 0; r < m; r++)
+	{
+		spans[r].below = 0;
+		spans[r].ties = -1;
+		if (!isnan(values[r]))
+		{
+			pairs[n].value = values[r];
+			pairs[n].row = (int32) r;
+			n++;
+		}
+	}
+	qsort(pairs, n, sizeof(ValueRow), cmp_value_row);
+	for (int64 i = 0; i < n;)
+	{
+		int64		j = i;
+
+		while (j < n && pairs[j].value == pairs[i].value)
+			j++;
+		for (int64 k = i; k < j; k++)
+		{
+			spans[pairs[k].row].below = (int32) i;
+			spans[pairs[k].row].ties = (int32) (j - i);
+		}
+		i = j;
+	}
+	pfree(pairs);
+	*nvalid = n;
+	return spans;
 }
 
 /*
@@ -92,8 +143,7 @@ cmp_category_score(const void *a, const void *b)
 static void
 order_categories(SynthEncoder *enc, SynthCategoryDict *dict,
 				 const double *codes, int64 m, int ncont, const int *cont_dim,
-				 const double *const *cont_values, double *const *sorted,
-				 const int64 *nsorted)
+				 RankSpan *const *ranks, const int64 *nvalid)
 {
 	int			k = enc->ncats;
 	int			ndict = synth_dict_count(dict);
@@ -142,16 +192,14 @@ order_categories(SynthEncoder *enc, SynthCategoryDict *dict,
 			continue;
 		for (int c = 0; c < ncont; c++)
 		{
-			double		v = cont_values[c][r];
 			int			j = cont_dim[c];
+			RankSpan	span = ranks[j][r];
 			double		p;
 
-			if (isnan(v))
+			if (span.ties < 0)
 				continue;
-			/* mid-rank among the sorted non-NULL values */
-			p = (synth_count_below(sorted[j], nsorted[j], v, false) +
-				 synth_count_below(sorted[j], nsorted[j], v, true)) /
-				(2.0 * nsorted[j]);
+			/* mid-rank among the non-NULL values */
+			p = (span.below + 0.5 * span.ties) / (double) nvalid[j];
 			p = Min(Max(p, COPULA_U_EPS), 1.0 - COPULA_U_EPS);
 			sum[pos * ncont + c] += synth_norm_quantile(p);
 			cnt[pos * ncont + c] += 1.0;
@@ -248,8 +296,8 @@ synth_copula_fit(SynthModel *model, SynthColumn *cols, SynthSample *sample,
 	int			d = assign_dimensions(model);
 	int		   *dim_enc;
 	bool	   *dim_is_null;
-	double	  **sorted;
-	int64	   *nsorted;
+	RankSpan  **ranks;
+	int64	   *nvalid;
 	int		  **catmap;
 	double	   *s_ab,
 			   *s_a,
@@ -274,8 +322,8 @@ synth_copula_fit(SynthModel *model, SynthColumn *cols, SynthSample *sample,
 
 	dim_enc = palloc(sizeof(int) * d);
 	dim_is_null = palloc0(sizeof(bool) * d);
-	sorted = palloc0(sizeof(double *) * d);
-	nsorted = palloc0(sizeof(int64) * d);
+	ranks = palloc0(sizeof(RankSpan *) * d);
+	nvalid = palloc0(sizeof(int64) * d);
 	catmap = palloc0(sizeof(int *) * d);
 	for (int i = 0; i < model->natts; i++)
 	{
@@ -293,13 +341,7 @@ synth_copula_fit(SynthModel *model, SynthColumn *cols, SynthSample *sample,
 		}
 		if (enc->kind == SYNTH_KIND_CONTINUOUS)
 		{
-			const double *v = sample->values + (int64) sc * sample->capacity;
-
-			sorted[j] = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(double) * m);
-			for (int64 r = 0; r < m; r++)
-				if (!isnan(v[r]))
-					sorted[j][nsorted[j]++] = v[r];
-			qsort(sorted[j], nsorted[j], sizeof(double), cmp_double);
+			ranks[j] = rank_column(sample->values + (int64) sc * sample->capacity, m, &nvalid[j]);
 		}
 	}
 
@@ -307,14 +349,10 @@ synth_copula_fit(SynthModel *model, SynthColumn *cols, SynthSample *sample,
 	{
 		int			ncont = 0;
 		int		   *cont_dim = palloc(sizeof(int) * d);
-		const double **cont_values = palloc(sizeof(double *) * d);
 
 		for (int j = 0; j < d; j++)
-			if (sorted[j] != NULL)
-			{
-				cont_dim[ncont] = j;
-				cont_values[ncont++] = sample->values + (int64) sample_col[dim_enc[j]] * sample->capacity;
-			}
+			if (ranks[j] != NULL)
+				cont_dim[ncont++] = j;
 		for (int j = 0; j < d; j++)
 		{
 			int			i = dim_enc[j];
@@ -324,7 +362,7 @@ synth_copula_fit(SynthModel *model, SynthColumn *cols, SynthSample *sample,
 				continue;
 			order_categories(enc, cols[sample_col[i]].dict,
 							 sample->values + (int64) sample_col[i] * sample->capacity, m,
-							 ncont, cont_dim, cont_values, sorted, nsorted);
+							 ncont, cont_dim, ranks, nvalid);
 		}
 	}
 
@@ -379,9 +417,16 @@ synth_copula_fit(SynthModel *model, SynthColumn *cols, SynthSample *sample,
 				if (dim_is_null[j])
 					u = isnan(value) ? enc->null_rate * synth_rng_uniform(&rng) :
 						enc->null_rate + (1.0 - enc->null_rate) * synth_rng_uniform(&rng);
+				else if (ranks[j] != NULL)
+				{
+					/* a continuous value at its rank, randomised within ties */
+					RankSpan	span = ranks[j][start + r];
+
+					u = span.ties < 0 ? NAN :
+						(span.below + synth_rng_uniform(&rng) * span.ties) / (double) nvalid[j];
+				}
 				else
-					u = synth_encoder_to_uniform(enc, value, sorted[j], nsorted[j],
-												 catmap[j], &rng);
+					u = synth_encoder_to_uniform(enc, value, catmap[j], &rng);
 				if (isnan(u))
 				{
 					z[k] = 0.0;
@@ -441,8 +486,8 @@ synth_copula_fit(SynthModel *model, SynthColumn *cols, SynthSample *sample,
 
 	for (int j = 0; j < d; j++)
 	{
-		if (sorted[j])
-			pfree(sorted[j]);
+		if (ranks[j])
+			pfree(ranks[j]);
 		if (catmap[j])
 			pfree(catmap[j]);
 	}

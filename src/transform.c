@@ -325,55 +325,22 @@ synth_encoder_fit(SynthEncoder *enc, SynthColumn *col, SynthSample *sample,
 	}
 }
 
-/* How many of sorted[0..n) are below value (strict: at or below it). */
-int64
-synth_count_below(const double *sorted, int64 n, double value, bool strict)
-{
-	int64		lo = 0,
-				hi = n;
-
-	while (lo < hi)
-	{
-		int64		mid = lo + (hi - lo) / 2;
-
-		if (strict ? sorted[mid] <= value : sorted[mid] < value)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo;
-}
-
 /*
- * The uniform score of a sampled value: a continuous value at its
- * (randomised, for ties) rank among the non-NULL sorted values, NaN for its
- * NULL; a categorical NULL in [0, null_rate) and a category uniformly inside
- * its segment, rare categories sharing the top segment.  catmap maps a
- * dictionary index to the emitted category's position, or -1.
+ * The uniform score of a sampled categorical value: NULL in [0, null_rate),
+ * a category uniformly inside its segment, rare categories sharing the top
+ * segment.  catmap maps a dictionary index to the emitted category's
+ * position, or -1.  (Continuous values are scored by their rank in the
+ * copula's fit.)
  */
 double
-synth_encoder_to_uniform(SynthEncoder *enc, double value, const double *sorted,
-						 int64 nsorted, const int *catmap, SynthRng *rng)
+synth_encoder_to_uniform(SynthEncoder *enc, double value, const int *catmap, SynthRng *rng)
 {
 	double		lo,
 				hi;
 
-	if (enc->kind == SYNTH_KIND_CONTINUOUS)
-	{
-		int64		a,
-					b;
-
-		if (isnan(value))
-			return NAN;			/* its NULL indicator carries it */
-		a = synth_count_below(sorted, nsorted, value, false);
-		b = synth_count_below(sorted, nsorted, value, true);
-		return (a + synth_rng_uniform(rng) * (b - a)) / (double) nsorted;
-	}
-
 	if (isnan(value))
 		return enc->null_rate * synth_rng_uniform(rng);
 
-	/* categorical */
 	{
 		int			pos = (value >= 0) ? catmap[(int) value] : -1;
 
