@@ -154,6 +154,12 @@ WHERE source_table = 'wide';
 SELECT count(DISTINCT c) AS c_values, min(b) >= 0 AND max(b) <= 6 AS b_in_range
 FROM synth_generate(NULL::wide, 5000, 3);
 
+-- after pg_dump and restore a table's oid differs: its models are found by name
+UPDATE synth.models SET source_relid = 1 WHERE source_table = 'wide';
+SELECT count(*) AS found_by_name FROM synth_generate(NULL::wide, 10, 1);
+SELECT count(*) AS found_by_id
+FROM synth_generate((SELECT max(id) FROM synth.models WHERE source_table = 'wide'), NULL::wide, 10, 1);
+
 DROP TABLE syn, syn2, people, wide;
 DROP EXTENSION synth CASCADE;
 DROP TYPE mood;

@@ -196,24 +196,35 @@ synth_catalog_store(Relation rel, const char *method, int64 n_rows,
 	return id;
 }
 
-/* The newest ready model of a table, or 0. */
+/*
+ * The newest ready model of a table, or 0.  A model is the table's by its
+ * oid, or by its schema and name (after pg_dump and restore the oid differs;
+ * generation still checks that the columns are the same).
+ */
 int64
 synth_catalog_latest_model(Oid relid)
 {
 	CatalogAccess access;
-	Oid			argtypes[1] = {OIDOID};
-	Datum		args[1];
+	Oid			argtypes[3] = {OIDOID, NAMEOID, NAMEOID};
+	Datum		args[3];
+	NameData	schema_name;
+	NameData	table_name;
 	int64		id = 0;
 
+	namestrcpy(&schema_name, get_namespace_name(get_rel_namespace(relid)));
+	namestrcpy(&table_name, get_rel_name(relid));
 	args[0] = ObjectIdGetDatum(relid);
+	args[1] = NameGetDatum(&schema_name);
+	args[2] = NameGetDatum(&table_name);
 	catalog_access_begin(&access);
 	PG_TRY();
 	{
 		if (SPI_connect() != SPI_OK_CONNECT)
 			elog(ERROR, "synth: SPI_connect failed");
-		if (SPI_execute_with_args("SELECT id FROM synth.models WHERE source_relid = $1 "
-								  "AND status = 'ready' ORDER BY id DESC LIMIT 1",
-								  1, argtypes, args, NULL, true, 1) != SPI_OK_SELECT)
+		if (SPI_execute_with_args("SELECT id FROM synth.models WHERE status = 'ready' "
+								  "AND (source_relid = $1 OR (source_schema = $2 AND source_table = $3)) "
+								  "ORDER BY id DESC LIMIT 1",
+								  3, argtypes, args, NULL, true, 1) != SPI_OK_SELECT)
 			elog(ERROR, "synth: could not read synth.models");
 		if (SPI_processed == 1)
 		{
@@ -231,7 +242,10 @@ synth_catalog_latest_model(Oid relid)
 	return id;
 }
 
-/* Load a model by id; *relid receives its source table. */
+/*
+ * Load a model by id; *relid receives its source table: the recorded oid, or
+ * the table of that schema and name when the oid is gone (after a restore).
+ */
 SynthModel *
 synth_catalog_load(int64 model_id, Oid *relid)
 {
@@ -249,7 +263,10 @@ synth_catalog_load(int64 model_id, Oid *relid)
 	{
 		if (SPI_connect() != SPI_OK_CONNECT)
 			elog(ERROR, "synth: SPI_connect failed");
-		if (SPI_execute_with_args("SELECT source_relid, status, weights FROM synth.models WHERE id = $1",
+		if (SPI_execute_with_args("SELECT coalesce((SELECT c.oid FROM pg_class c WHERE c.oid = m.source_relid "
+								  "AND c.relname = m.source_table), to_regclass(format('%I.%I', "
+								  "m.source_schema, m.source_table))::oid, m.source_relid), "
+								  "status, weights FROM synth.models m WHERE id = $1",
 								  1, argtypes, args, NULL, true, 1) != SPI_OK_SELECT)
 			elog(ERROR, "synth: could not read synth.models");
 		if (SPI_processed == 1)
