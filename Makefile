@@ -77,8 +77,14 @@ TEST_CFLAGS = -O2 -g -Wall -I$(srcdir)/src -I$(srcdir)/cuda -I$(includedir_serve
 TEST_LIBS = $(BLAS_LIBS) -lm -ldl
 UNIT_BINS = $(patsubst %.c,%,$(sort $(wildcard test/unit/*_test.c)))
 
-test/unit/%_test: test/unit/%_test.c src/backend_cpu.c src/backend.h $(wildcard test/unit/*.h)
-	$(CC) $(TEST_CFLAGS) -o $@ $< src/backend_cpu.c $(TEST_LIBS)
+# The training engine (src/nn*.c) is server-free too and linked into every test.
+NN_SRCS = $(sort $(wildcard src/nn*.c))
+
+test/unit/%_test: test/unit/%_test.c src/backend_cpu.c src/backend.h $(NN_SRCS) $(wildcard src/nn*.h test/unit/*.h)
+	$(CC) $(TEST_CFLAGS) -o $@ $< src/backend_cpu.c $(NN_SRCS) $(TEST_LIBS)
+
+# Gradients are checked by finite differences, which need double precision.
+test/unit/nn_test: TEST_CFLAGS += -DSYNTH_REAL_DOUBLE
 
 # One line per program, "unit NAME ... ok" or "... FAILED"; fails if any failed.
 unit: $(UNIT_BINS)

@@ -86,7 +86,8 @@ gpu_supports(const SynthBackend *backend, SynthOp op)
 		case SYNTH_OP_ALLOC:
 		case SYNTH_OP_COPY:
 			return true;
-		case SYNTH_OP_COUNT:
+		default:
+			/* the neural-network operations are not in synth_cuda.so yet */
 			break;
 	}
 	return false;

@@ -25,8 +25,29 @@
 #ifndef SYNTH_BACKEND_H
 #define SYNTH_BACKEND_H
 
+#include <math.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+
+/*
+ * The scalar of the neural-network operations (matmul and after): float, as
+ * networks are trained in single precision.  The unit tests build the same
+ * code with -DSYNTH_REAL_DOUBLE to check gradients by finite differences.
+ */
+#ifdef SYNTH_REAL_DOUBLE
+typedef double SynthReal;
+#else
+typedef float SynthReal;
+#endif
+
+/* Elementwise activations of act_forward and act_backward. */
+typedef enum SynthActivation
+{
+	SYNTH_ACT_RELU,
+	SYNTH_ACT_LEAKY_RELU,		/* slope for negative inputs */
+	SYNTH_ACT_TANH
+} SynthActivation;
 
 /* Operations a backend may provide; supports() is asked with these. */
 typedef enum SynthOp
@@ -34,6 +55,20 @@ typedef enum SynthOp
 	SYNTH_OP_GEMM,				/* gemm */
 	SYNTH_OP_ALLOC,				/* alloc and free of backend memory */
 	SYNTH_OP_COPY,				/* to_device and to_host */
+	SYNTH_OP_MATMUL,			/* matmul (gemm on SynthReal) */
+	SYNTH_OP_FILL,				/* fill */
+	SYNTH_OP_AXPBY,				/* axpby, mul, clamp */
+	SYNTH_OP_COPY2D,			/* copy2d */
+	SYNTH_OP_BIAS,				/* bias_add, bias_grad */
+	SYNTH_OP_ACTIVATION,		/* act_forward, act_backward */
+	SYNTH_OP_BATCHNORM,			/* batchnorm_forward, batchnorm_backward */
+	SYNTH_OP_DROPOUT,			/* dropout_forward */
+	SYNTH_OP_SOFTMAX,			/* softmax_forward, softmax_backward */
+	SYNTH_OP_LOSS,				/* softmax_xent, gaussian_nll, kl_normal, norm_penalty */
+	SYNTH_OP_REPARAM,			/* reparam_forward, reparam_backward, lerp_rows */
+	SYNTH_OP_ADAM,				/* adam */
+	SYNTH_OP_RANDOM,			/* fill_uniform, fill_normal */
+	SYNTH_OP_SUM,				/* sum */
 	SYNTH_OP_COUNT				/* keep last */
 } SynthOp;
 
@@ -70,7 +105,235 @@ struct SynthBackend
 							  const void *src, size_t bytes);
 	void		(*to_host) (const SynthBackend *backend, void *dst,
 							const void *src, size_t bytes);
+
+	/*
+	 * The operations of the neural-network engine (src/nn.c), on SynthReal.
+	 * Matrices are row-major with a row stride (ld) each; vectors are
+	 * contiguous.  Operations that write an output overwrite it unless they
+	 * say "adds"; an output may be its own input where "in place" is said.
+	 * Random numbers come from the counter-based stream synth_random_bits()
+	 * below: number i of a call is drawn from (seed, offset + i), so every
+	 * backend draws the same numbers.
+	 */
+
+	/* SYNTH_OP_MATMUL: gemm's contract on SynthReal. */
+	void		(*matmul) (const SynthBackend *backend,
+						   bool transA, bool transB,
+						   int m, int n, int k,
+						   SynthReal alpha,
+						   const SynthReal *A, int lda,
+						   const SynthReal *B, int ldb,
+						   SynthReal beta,
+						   SynthReal *C, int ldc);
+
+	/* SYNTH_OP_FILL: x[i] = value, i < n. */
+	void		(*fill) (const SynthBackend *backend, size_t n, SynthReal value,
+						 SynthReal *x);
+
+	/* SYNTH_OP_AXPBY: y = a x + b y (n). */
+	void		(*axpby) (const SynthBackend *backend, size_t n, SynthReal a,
+						  const SynthReal *x, SynthReal b, SynthReal *y);
+
+	/* SYNTH_OP_AXPBY: out = x * y elementwise (n); in place. */
+	void		(*mul) (const SynthBackend *backend, size_t n, const SynthReal *x,
+						const SynthReal *y, SynthReal *out);
+
+	/* SYNTH_OP_COPY2D: dst (rows, cols) = src + beta dst. */
+	void		(*copy2d) (const SynthBackend *backend, int rows, int cols,
+						   const SynthReal *src, int lds, SynthReal beta,
+						   SynthReal *dst, int ldd);
+
+	/* SYNTH_OP_BIAS: x (rows, cols) += bias (cols) on every row. */
+	void		(*bias_add) (const SynthBackend *backend, int rows, int cols,
+							 const SynthReal *bias, SynthReal *x, int ldx);
+
+	/* SYNTH_OP_BIAS: dbias (cols) adds the column sums of dout (rows, cols). */
+	void		(*bias_grad) (const SynthBackend *backend, int rows, int cols,
+							  const SynthReal *dout, int ldd, SynthReal *dbias);
+
+	/* SYNTH_OP_ACTIVATION: out (rows, cols) = f(inp); in place. */
+	void		(*act_forward) (const SynthBackend *backend, SynthActivation f,
+								SynthReal slope, int rows, int cols,
+								const SynthReal *inp, int ldi,
+								SynthReal *out, int ldo);
+
+	/*
+	 * SYNTH_OP_ACTIVATION: dinp = dout * f'(x), with f' read from the
+	 * forward output out = f(x) (so no input needs keeping); in place.
+	 */
+	void		(*act_backward) (const SynthBackend *backend, SynthActivation f,
+								 SynthReal slope, int rows, int cols,
+								 const SynthReal *out, int ldo,
+								 const SynthReal *dout, int ldd,
+								 SynthReal *dinp, int ldn);
+
+	/*
+	 * SYNTH_OP_BATCHNORM: out (rows, cols) = gamma (x - mean) rstd + beta per
+	 * column.  Training: mean and rstd = 1 / sqrt(var + eps) of the batch
+	 * (biased variance) are written to mean and rstd (cols), and the running
+	 * statistics move by momentum towards the batch's (unbiased variance).
+	 * Otherwise the running statistics are used and mean, rstd are unused.
+	 */
+	void		(*batchnorm_forward) (const SynthBackend *backend, int rows, int cols,
+									  bool training, SynthReal momentum, SynthReal eps,
+									  const SynthReal *inp, const SynthReal *gamma,
+									  const SynthReal *beta,
+									  SynthReal *running_mean, SynthReal *running_var,
+									  SynthReal *mean, SynthReal *rstd, SynthReal *out);
+
+	/* SYNTH_OP_BATCHNORM: dinp written; dgamma and dbeta add. */
+	void		(*batchnorm_backward) (const SynthBackend *backend, int rows, int cols,
+									   const SynthReal *inp, const SynthReal *gamma,
+									   const SynthReal *mean, const SynthReal *rstd,
+									   const SynthReal *dout, SynthReal *dinp,
+									   SynthReal *dgamma, SynthReal *dbeta);
+
+	/*
+	 * SYNTH_OP_DROPOUT: mask[i] = (u_i >= p) / (1 - p) with u_i uniform, and
+	 * out = inp * mask (n); in place.  The backward pass is mul by mask.
+	 */
+	void		(*dropout_forward) (const SynthBackend *backend, size_t n, SynthReal p,
+									uint64_t seed, uint64_t offset,
+									const SynthReal *inp, SynthReal *mask, SynthReal *out);
+
+	/*
+	 * SYNTH_OP_SOFTMAX: out (rows, cols) = softmax((inp + g) / tau) per row,
+	 * with g = -log(-log(u)) Gumbel noise when gumbel, else g = 0.
+	 */
+	void		(*softmax_forward) (const SynthBackend *backend, int rows, int cols,
+									SynthReal tau, bool gumbel,
+									uint64_t seed, uint64_t offset,
+									const SynthReal *inp, int ldi,
+									SynthReal *out, int ldo);
+
+	/* SYNTH_OP_SOFTMAX: dinp = out * (dout - sum(dout * out)) / tau per row. */
+	void		(*softmax_backward) (const SynthBackend *backend, int rows, int cols,
+									 SynthReal tau, const SynthReal *out, int ldo,
+									 const SynthReal *dout, int ldd,
+									 SynthReal *dinp, int ldn);
+
+	/*
+	 * SYNTH_OP_LOSS, the loss pieces.  Each adds scale times its loss of row r
+	 * to loss[r] and scale times its gradient to the gradients.
+	 *
+	 * softmax_xent: L = -sum_j t_j log softmax(z)_j over each row of logits z
+	 * and soft targets t (a one-hot row, or zeros for no loss); dz adds
+	 * softmax(z) sum(t) - t.
+	 */
+	void		(*softmax_xent) (const SynthBackend *backend, int rows, int cols,
+								 SynthReal scale,
+								 const SynthReal *logits, int ldl,
+								 const SynthReal *target, int ldt,
+								 SynthReal *dlogits, int ldd, SynthReal *loss);
+
+	/*
+	 * gaussian_nll: L = sum_j (x_j - tanh z_j)^2 / (2 sigma_j^2) + log sigma_j,
+	 * the Gaussian reconstruction of TVAE; dz and dsigma (cols) add.
+	 */
+	void		(*gaussian_nll) (const SynthBackend *backend, int rows, int cols,
+								 SynthReal scale,
+								 const SynthReal *z, int ldz,
+								 const SynthReal *x, int ldx,
+								 const SynthReal *sigma,
+								 SynthReal *dz, int ldd, SynthReal *dsigma,
+								 SynthReal *loss);
+
+	/*
+	 * kl_normal: L = -1/2 sum_j (1 + lv_j - mu_j^2 - exp(lv_j)), the KL
+	 * divergence of N(mu, exp(lv)) from N(0, 1); dmu and dlogvar add.
+	 * All (rows, cols) contiguous.
+	 */
+	void		(*kl_normal) (const SynthBackend *backend, int rows, int cols,
+							  SynthReal scale,
+							  const SynthReal *mu, const SynthReal *logvar,
+							  SynthReal *dmu, SynthReal *dlogvar, SynthReal *loss);
+
+	/*
+	 * norm_penalty: L = (||g_r|| - 1)^2 over each row of g (rows, cols,
+	 * contiguous), the gradient penalty of WGAN-GP; dg adds.
+	 */
+	void		(*norm_penalty) (const SynthBackend *backend, int rows, int cols,
+								 SynthReal scale, const SynthReal *g,
+								 SynthReal *dg, SynthReal *loss);
+
+	/* SYNTH_OP_REPARAM: z = mu + eps exp(logvar / 2) (n). */
+	void		(*reparam_forward) (const SynthBackend *backend, size_t n,
+									const SynthReal *mu, const SynthReal *logvar,
+									const SynthReal *eps, SynthReal *z);
+
+	/* SYNTH_OP_REPARAM: dmu = dz, dlogvar = dz eps exp(logvar / 2) / 2 (written). */
+	void		(*reparam_backward) (const SynthBackend *backend, size_t n,
+									 const SynthReal *logvar, const SynthReal *eps,
+									 const SynthReal *dz,
+									 SynthReal *dmu, SynthReal *dlogvar);
+
+	/* SYNTH_OP_REPARAM: out (rows, cols) = alpha_r a + (1 - alpha_r) b, contiguous. */
+	void		(*lerp_rows) (const SynthBackend *backend, int rows, int cols,
+							  const SynthReal *alpha, const SynthReal *a,
+							  const SynthReal *b, SynthReal *out);
+
+	/*
+	 * SYNTH_OP_ADAM: one Adam step (n) as torch.optim.Adam takes it: weight
+	 * decay adds weight_decay * param to the gradient; step counts from 1.
+	 */
+	void		(*adam) (const SynthBackend *backend, size_t n,
+						 SynthReal lr, SynthReal beta1, SynthReal beta2,
+						 SynthReal eps, SynthReal weight_decay, int step,
+						 SynthReal *param, const SynthReal *grad,
+						 SynthReal *m, SynthReal *v);
+
+	/* SYNTH_OP_AXPBY: x = min(max(x, lo), hi) (n). */
+	void		(*clamp) (const SynthBackend *backend, size_t n,
+						  SynthReal lo, SynthReal hi, SynthReal *x);
+
+	/* SYNTH_OP_RANDOM: x[i] uniform in (lo, hi), or normal(mean, std) (n). */
+	void		(*fill_uniform) (const SynthBackend *backend, size_t n,
+								 SynthReal lo, SynthReal hi,
+								 uint64_t seed, uint64_t offset, SynthReal *x);
+	void		(*fill_normal) (const SynthBackend *backend, size_t n,
+								SynthReal mean, SynthReal std,
+								uint64_t seed, uint64_t offset, SynthReal *x);
+
+	/* SYNTH_OP_SUM: the sum of x (n), accumulated in double, on the host. */
+	double		(*sum) (const SynthBackend *backend, size_t n, const SynthReal *x);
 };
+
+/*
+ * The counter-based random stream every backend draws from: 64 random bits
+ * for (seed, counter), by the SplitMix64 finaliser.  cuda/synth_cuda.cu has
+ * the same function for the device; test/gpu/parity.c checks they agree.
+ */
+static inline uint64_t
+synth_random_bits(uint64_t seed, uint64_t counter)
+{
+	uint64_t	z = seed + (counter + 1) * UINT64_C(0x9E3779B97F4A7C15);
+
+	z = (z ^ (z >> 30)) * UINT64_C(0xBF58476D1CE4E5B9);
+	z = (z ^ (z >> 27)) * UINT64_C(0x94D049BB133111EB);
+	return z ^ (z >> 31);
+}
+
+/* A uniform double in (0, 1) from 53 random bits. */
+static inline double
+synth_random_uniform(uint64_t seed, uint64_t counter)
+{
+	return ((double) (synth_random_bits(seed, counter) >> 11) + 0.5) * (1.0 / 9007199254740992.0);
+}
+
+/*
+ * A standard normal double (Box-Muller) from the uniforms of (seed, counter)
+ * and (seed ^ SYNTH_RANDOM_SECOND, counter): one counter per number.
+ */
+#define SYNTH_RANDOM_SECOND		UINT64_C(0xD1B54A32D192ED03)
+
+static inline double
+synth_random_normal(uint64_t seed, uint64_t counter)
+{
+	double		u1 = synth_random_uniform(seed, counter);
+	double		u2 = synth_random_uniform(seed ^ SYNTH_RANDOM_SECOND, counter);
+
+	return sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
+}
 
 /* backend_cpu.c: the OpenBLAS backend, needing no server headers */
 extern const SynthBackend *synth_backend_cpu(void);

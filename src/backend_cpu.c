@@ -11,6 +11,7 @@
  *-------------------------------------------------------------------------
  */
 #include <cblas.h>
+#include <math.h>
 
 #include "backend.h"
 
@@ -19,14 +20,15 @@ cpu_supports(const SynthBackend *backend, SynthOp op)
 {
 	switch (op)
 	{
-		case SYNTH_OP_GEMM:
-			return true;
 		case SYNTH_OP_ALLOC:
 		case SYNTH_OP_COPY:
 			/* host memory: callers palloc and memcpy themselves */
 			return false;
 		case SYNTH_OP_COUNT:
-			break;
+			return false;
+		default:
+			/* every computing operation */
+			return true;
 	}
 	return false;
 }
@@ -49,6 +51,501 @@ cpu_gemm(const SynthBackend *backend,
 				m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
+/* ---------------------------------------------------------------- neural-network operations */
+
+static void
+cpu_matmul(const SynthBackend *backend,
+		   bool transA, bool transB,
+		   int m, int n, int k,
+		   SynthReal alpha,
+		   const SynthReal *A, int lda,
+		   const SynthReal *B, int ldb,
+		   SynthReal beta,
+		   SynthReal *C, int ldc)
+{
+	if (m <= 0 || n <= 0)
+		return;
+#ifdef SYNTH_REAL_DOUBLE
+	cblas_dgemm(CblasRowMajor,
+#else
+	cblas_sgemm(CblasRowMajor,
+#endif
+				transA ? CblasTrans : CblasNoTrans,
+				transB ? CblasTrans : CblasNoTrans,
+				m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
+static void
+cpu_fill(const SynthBackend *backend, size_t n, SynthReal value, SynthReal *x)
+{
+	for (size_t i = 0; i < n; i++)
+		x[i] = value;
+}
+
+static void
+cpu_axpby(const SynthBackend *backend, size_t n, SynthReal a, const SynthReal *x,
+		  SynthReal b, SynthReal *y)
+{
+	for (size_t i = 0; i < n; i++)
+		y[i] = a * x[i] + b * y[i];
+}
+
+static void
+cpu_mul(const SynthBackend *backend, size_t n, const SynthReal *x, const SynthReal *y,
+		SynthReal *out)
+{
+	for (size_t i = 0; i < n; i++)
+		out[i] = x[i] * y[i];
+}
+
+static void
+cpu_clamp(const SynthBackend *backend, size_t n, SynthReal lo, SynthReal hi, SynthReal *x)
+{
+	for (size_t i = 0; i < n; i++)
+		x[i] = x[i] < lo ? lo : (x[i] > hi ? hi : x[i]);
+}
+
+static void
+cpu_copy2d(const SynthBackend *backend, int rows, int cols, const SynthReal *src, int lds,
+		   SynthReal beta, SynthReal *dst, int ldd)
+{
+	for (int r = 0; r < rows; r++)
+	{
+		const SynthReal *s = src + (size_t) r * lds;
+		SynthReal  *d = dst + (size_t) r * ldd;
+
+		if (beta == 0)
+			for (int c = 0; c < cols; c++)
+				d[c] = s[c];
+		else
+			for (int c = 0; c < cols; c++)
+				d[c] = s[c] + beta * d[c];
+	}
+}
+
+static void
+cpu_bias_add(const SynthBackend *backend, int rows, int cols, const SynthReal *bias,
+			 SynthReal *x, int ldx)
+{
+	for (int r = 0; r < rows; r++)
+	{
+		SynthReal  *row = x + (size_t) r * ldx;
+
+		for (int c = 0; c < cols; c++)
+			row[c] += bias[c];
+	}
+}
+
+static void
+cpu_bias_grad(const SynthBackend *backend, int rows, int cols, const SynthReal *dout,
+			  int ldd, SynthReal *dbias)
+{
+	for (int c = 0; c < cols; c++)
+	{
+		double		s = 0.0;
+
+		for (int r = 0; r < rows; r++)
+			s += dout[(size_t) r * ldd + c];
+		dbias[c] += (SynthReal) s;
+	}
+}
+
+static void
+cpu_act_forward(const SynthBackend *backend, SynthActivation f, SynthReal slope,
+				int rows, int cols, const SynthReal *inp, int ldi, SynthReal *out, int ldo)
+{
+	for (int r = 0; r < rows; r++)
+	{
+		const SynthReal *x = inp + (size_t) r * ldi;
+		SynthReal  *y = out + (size_t) r * ldo;
+
+		for (int c = 0; c < cols; c++)
+		{
+			SynthReal	v = x[c];
+
+			switch (f)
+			{
+				case SYNTH_ACT_RELU:
+					y[c] = v > 0 ? v : 0;
+					break;
+				case SYNTH_ACT_LEAKY_RELU:
+					y[c] = v > 0 ? v : slope * v;
+					break;
+				case SYNTH_ACT_TANH:
+					y[c] = tanh(v);
+					break;
+			}
+		}
+	}
+}
+
+static void
+cpu_act_backward(const SynthBackend *backend, SynthActivation f, SynthReal slope,
+				 int rows, int cols, const SynthReal *out, int ldo,
+				 const SynthReal *dout, int ldd, SynthReal *dinp, int ldn)
+{
+	for (int r = 0; r < rows; r++)
+	{
+		const SynthReal *y = out + (size_t) r * ldo;
+		const SynthReal *dy = dout + (size_t) r * ldd;
+		SynthReal  *dx = dinp + (size_t) r * ldn;
+
+		for (int c = 0; c < cols; c++)
+		{
+			switch (f)
+			{
+				case SYNTH_ACT_RELU:
+					dx[c] = y[c] > 0 ? dy[c] : 0;
+					break;
+				case SYNTH_ACT_LEAKY_RELU:
+					dx[c] = y[c] > 0 ? dy[c] : slope * dy[c];
+					break;
+				case SYNTH_ACT_TANH:
+					dx[c] = dy[c] * (1 - y[c] * y[c]);
+					break;
+			}
+		}
+	}
+}
+
+static void
+cpu_batchnorm_forward(const SynthBackend *backend, int rows, int cols,
+					  bool training, SynthReal momentum, SynthReal eps,
+					  const SynthReal *inp, const SynthReal *gamma, const SynthReal *beta,
+					  SynthReal *running_mean, SynthReal *running_var,
+					  SynthReal *mean, SynthReal *rstd, SynthReal *out)
+{
+	for (int c = 0; c < cols; c++)
+	{
+		double		mu,
+					rs;
+
+		if (training)
+		{
+			double		s = 0.0,
+						ss = 0.0,
+						var;
+
+			for (int r = 0; r < rows; r++)
+				s += inp[(size_t) r * cols + c];
+			mu = s / rows;
+			for (int r = 0; r < rows; r++)
+			{
+				double		d = inp[(size_t) r * cols + c] - mu;
+
+				ss += d * d;
+			}
+			var = ss / rows;
+			rs = 1.0 / sqrt(var + eps);
+			mean[c] = (SynthReal) mu;
+			rstd[c] = (SynthReal) rs;
+			running_mean[c] = (SynthReal) ((1.0 - momentum) * running_mean[c] + momentum * mu);
+			running_var[c] = (SynthReal) ((1.0 - momentum) * running_var[c] +
+										  momentum * (rows > 1 ? ss / (rows - 1) : var));
+		}
+		else
+		{
+			mu = running_mean[c];
+			rs = 1.0 / sqrt((double) running_var[c] + eps);
+		}
+		for (int r = 0; r < rows; r++)
+		{
+			size_t		i = (size_t) r * cols + c;
+
+			out[i] = (SynthReal) (gamma[c] * ((inp[i] - mu) * rs) + beta[c]);
+		}
+	}
+}
+
+/*
+ * With xhat = (x - mean) rstd and g = dout * gamma:
+ * dx = rstd (g - mean(g) - xhat mean(g xhat)), dgamma += sum(dout xhat),
+ * dbeta += sum(dout), all per column.
+ */
+static void
+cpu_batchnorm_backward(const SynthBackend *backend, int rows, int cols,
+					   const SynthReal *inp, const SynthReal *gamma,
+					   const SynthReal *mean, const SynthReal *rstd,
+					   const SynthReal *dout, SynthReal *dinp,
+					   SynthReal *dgamma, SynthReal *dbeta)
+{
+	for (int c = 0; c < cols; c++)
+	{
+		double		sum_dy = 0.0,
+					sum_dy_xhat = 0.0,
+					mean_g,
+					mean_g_xhat;
+
+		for (int r = 0; r < rows; r++)
+		{
+			size_t		i = (size_t) r * cols + c;
+			double		xhat = (inp[i] - mean[c]) * (double) rstd[c];
+
+			sum_dy += dout[i];
+			sum_dy_xhat += dout[i] * xhat;
+		}
+		dbeta[c] += (SynthReal) sum_dy;
+		dgamma[c] += (SynthReal) sum_dy_xhat;
+		mean_g = gamma[c] * sum_dy / rows;
+		mean_g_xhat = gamma[c] * sum_dy_xhat / rows;
+		for (int r = 0; r < rows; r++)
+		{
+			size_t		i = (size_t) r * cols + c;
+			double		xhat = (inp[i] - mean[c]) * (double) rstd[c];
+
+			dinp[i] = (SynthReal) (rstd[c] * (gamma[c] * (double) dout[i] - mean_g - xhat * mean_g_xhat));
+		}
+	}
+}
+
+static void
+cpu_dropout_forward(const SynthBackend *backend, size_t n, SynthReal p,
+					uint64_t seed, uint64_t offset,
+					const SynthReal *inp, SynthReal *mask, SynthReal *out)
+{
+	SynthReal	keep = (SynthReal) (1.0 / (1.0 - p));
+
+	for (size_t i = 0; i < n; i++)
+	{
+		mask[i] = synth_random_uniform(seed, offset + i) >= p ? keep : 0;
+		out[i] = inp[i] * mask[i];
+	}
+}
+
+static void
+cpu_softmax_forward(const SynthBackend *backend, int rows, int cols,
+					SynthReal tau, bool gumbel, uint64_t seed, uint64_t offset,
+					const SynthReal *inp, int ldi, SynthReal *out, int ldo)
+{
+	for (int r = 0; r < rows; r++)
+	{
+		const SynthReal *x = inp + (size_t) r * ldi;
+		SynthReal  *y = out + (size_t) r * ldo;
+		double		max = -INFINITY,
+					sum = 0.0;
+
+		for (int c = 0; c < cols; c++)
+		{
+			double		v = x[c];
+
+			if (gumbel)
+				v -= log(-log(synth_random_uniform(seed, offset + (uint64_t) r * cols + c)));
+			v /= tau;
+			y[c] = (SynthReal) v;
+			if (y[c] > max)
+				max = y[c];
+		}
+		for (int c = 0; c < cols; c++)
+		{
+			double		e = exp(y[c] - max);
+
+			y[c] = (SynthReal) e;
+			sum += e;
+		}
+		for (int c = 0; c < cols; c++)
+			y[c] = (SynthReal) (y[c] / sum);
+	}
+}
+
+static void
+cpu_softmax_backward(const SynthBackend *backend, int rows, int cols, SynthReal tau,
+					 const SynthReal *out, int ldo, const SynthReal *dout, int ldd,
+					 SynthReal *dinp, int ldn)
+{
+	for (int r = 0; r < rows; r++)
+	{
+		const SynthReal *y = out + (size_t) r * ldo;
+		const SynthReal *dy = dout + (size_t) r * ldd;
+		SynthReal  *dx = dinp + (size_t) r * ldn;
+		double		dot = 0.0;
+
+		for (int c = 0; c < cols; c++)
+			dot += (double) dy[c] * y[c];
+		for (int c = 0; c < cols; c++)
+			dx[c] = (SynthReal) (y[c] * (dy[c] - dot) / tau);
+	}
+}
+
+static void
+cpu_softmax_xent(const SynthBackend *backend, int rows, int cols, SynthReal scale,
+				 const SynthReal *logits, int ldl, const SynthReal *target, int ldt,
+				 SynthReal *dlogits, int ldd, SynthReal *loss)
+{
+	for (int r = 0; r < rows; r++)
+	{
+		const SynthReal *z = logits + (size_t) r * ldl;
+		const SynthReal *t = target + (size_t) r * ldt;
+		SynthReal  *dz = dlogits + (size_t) r * ldd;
+		double		max = -INFINITY,
+					sum = 0.0,
+					tsum = 0.0,
+					l = 0.0,
+					logsum;
+
+		for (int c = 0; c < cols; c++)
+		{
+			if (z[c] > max)
+				max = z[c];
+			tsum += t[c];
+		}
+		if (tsum == 0.0)
+			continue;
+		for (int c = 0; c < cols; c++)
+			sum += exp(z[c] - max);
+		logsum = log(sum) + max;
+		for (int c = 0; c < cols; c++)
+		{
+			l -= t[c] * (z[c] - logsum);
+			dz[c] += (SynthReal) (scale * (exp(z[c] - logsum) * tsum - t[c]));
+		}
+		loss[r] += (SynthReal) (scale * l);
+	}
+}
+
+static void
+cpu_gaussian_nll(const SynthBackend *backend, int rows, int cols, SynthReal scale,
+				 const SynthReal *z, int ldz, const SynthReal *x, int ldx,
+				 const SynthReal *sigma, SynthReal *dz, int ldd, SynthReal *dsigma,
+				 SynthReal *loss)
+{
+	for (int c = 0; c < cols; c++)
+	{
+		double		s = sigma[c],
+					ds = 0.0;
+
+		for (int r = 0; r < rows; r++)
+		{
+			double		t = tanh(z[(size_t) r * ldz + c]);
+			double		e = x[(size_t) r * ldx + c] - t;
+
+			loss[r] += (SynthReal) (scale * (e * e / (2.0 * s * s) + log(s)));
+			dz[(size_t) r * ldd + c] += (SynthReal) (scale * (-e / (s * s)) * (1.0 - t * t));
+			ds += -e * e / (s * s * s) + 1.0 / s;
+		}
+		dsigma[c] += (SynthReal) (scale * ds);
+	}
+}
+
+static void
+cpu_kl_normal(const SynthBackend *backend, int rows, int cols, SynthReal scale,
+			  const SynthReal *mu, const SynthReal *logvar,
+			  SynthReal *dmu, SynthReal *dlogvar, SynthReal *loss)
+{
+	for (int r = 0; r < rows; r++)
+	{
+		double		l = 0.0;
+
+		for (int c = 0; c < cols; c++)
+		{
+			size_t		i = (size_t) r * cols + c;
+			double		e = exp((double) logvar[i]);
+
+			l += -0.5 * (1.0 + logvar[i] - (double) mu[i] * mu[i] - e);
+			dmu[i] += (SynthReal) (scale * mu[i]);
+			dlogvar[i] += (SynthReal) (scale * 0.5 * (e - 1.0));
+		}
+		loss[r] += (SynthReal) (scale * l);
+	}
+}
+
+static void
+cpu_norm_penalty(const SynthBackend *backend, int rows, int cols, SynthReal scale,
+				 const SynthReal *g, SynthReal *dg, SynthReal *loss)
+{
+	for (int r = 0; r < rows; r++)
+	{
+		const SynthReal *row = g + (size_t) r * cols;
+		double		ss = 0.0,
+					norm,
+					k;
+
+		for (int c = 0; c < cols; c++)
+			ss += (double) row[c] * row[c];
+		norm = sqrt(ss);
+		loss[r] += (SynthReal) (scale * (norm - 1.0) * (norm - 1.0));
+		k = norm > 0.0 ? scale * 2.0 * (norm - 1.0) / norm : 0.0;
+		for (int c = 0; c < cols; c++)
+			dg[(size_t) r * cols + c] += (SynthReal) (k * row[c]);
+	}
+}
+
+static void
+cpu_reparam_forward(const SynthBackend *backend, size_t n, const SynthReal *mu,
+					const SynthReal *logvar, const SynthReal *eps, SynthReal *z)
+{
+	for (size_t i = 0; i < n; i++)
+		z[i] = (SynthReal) (mu[i] + eps[i] * exp(0.5 * logvar[i]));
+}
+
+static void
+cpu_reparam_backward(const SynthBackend *backend, size_t n, const SynthReal *logvar,
+					 const SynthReal *eps, const SynthReal *dz,
+					 SynthReal *dmu, SynthReal *dlogvar)
+{
+	for (size_t i = 0; i < n; i++)
+	{
+		dmu[i] = dz[i];
+		dlogvar[i] = (SynthReal) (dz[i] * eps[i] * 0.5 * exp(0.5 * logvar[i]));
+	}
+}
+
+static void
+cpu_lerp_rows(const SynthBackend *backend, int rows, int cols, const SynthReal *alpha,
+			  const SynthReal *a, const SynthReal *b, SynthReal *out)
+{
+	for (int r = 0; r < rows; r++)
+		for (int c = 0; c < cols; c++)
+		{
+			size_t		i = (size_t) r * cols + c;
+
+			out[i] = alpha[r] * a[i] + (1 - alpha[r]) * b[i];
+		}
+}
+
+static void
+cpu_adam(const SynthBackend *backend, size_t n, SynthReal lr, SynthReal beta1,
+		 SynthReal beta2, SynthReal eps, SynthReal weight_decay, int step,
+		 SynthReal *param, const SynthReal *grad, SynthReal *m, SynthReal *v)
+{
+	double		c1 = 1.0 - pow(beta1, step);
+	double		c2 = 1.0 - pow(beta2, step);
+
+	for (size_t i = 0; i < n; i++)
+	{
+		SynthReal	g = grad[i] + weight_decay * param[i];
+
+		m[i] = beta1 * m[i] + (1 - beta1) * g;
+		v[i] = beta2 * v[i] + (1 - beta2) * g * g;
+		param[i] -= (SynthReal) (lr * (m[i] / c1) / (sqrt(v[i] / c2) + eps));
+	}
+}
+
+static void
+cpu_fill_uniform(const SynthBackend *backend, size_t n, SynthReal lo, SynthReal hi,
+				 uint64_t seed, uint64_t offset, SynthReal *x)
+{
+	for (size_t i = 0; i < n; i++)
+		x[i] = (SynthReal) (lo + (hi - lo) * synth_random_uniform(seed, offset + i));
+}
+
+static void
+cpu_fill_normal(const SynthBackend *backend, size_t n, SynthReal mean, SynthReal std,
+				uint64_t seed, uint64_t offset, SynthReal *x)
+{
+	for (size_t i = 0; i < n; i++)
+		x[i] = (SynthReal) (mean + std * synth_random_normal(seed, offset + i));
+}
+
+static double
+cpu_sum(const SynthBackend *backend, size_t n, const SynthReal *x)
+{
+	double		s = 0.0;
+
+	for (size_t i = 0; i < n; i++)
+		s += x[i];
+	return s;
+}
+
 static const SynthBackend cpu_backend = {
 	.name = "cpu",
 	.context = NULL,
@@ -58,6 +555,32 @@ static const SynthBackend cpu_backend = {
 	.free = NULL,
 	.to_device = NULL,
 	.to_host = NULL,
+	.matmul = cpu_matmul,
+	.fill = cpu_fill,
+	.axpby = cpu_axpby,
+	.mul = cpu_mul,
+	.copy2d = cpu_copy2d,
+	.bias_add = cpu_bias_add,
+	.bias_grad = cpu_bias_grad,
+	.act_forward = cpu_act_forward,
+	.act_backward = cpu_act_backward,
+	.batchnorm_forward = cpu_batchnorm_forward,
+	.batchnorm_backward = cpu_batchnorm_backward,
+	.dropout_forward = cpu_dropout_forward,
+	.softmax_forward = cpu_softmax_forward,
+	.softmax_backward = cpu_softmax_backward,
+	.softmax_xent = cpu_softmax_xent,
+	.gaussian_nll = cpu_gaussian_nll,
+	.kl_normal = cpu_kl_normal,
+	.norm_penalty = cpu_norm_penalty,
+	.reparam_forward = cpu_reparam_forward,
+	.reparam_backward = cpu_reparam_backward,
+	.lerp_rows = cpu_lerp_rows,
+	.adam = cpu_adam,
+	.clamp = cpu_clamp,
+	.fill_uniform = cpu_fill_uniform,
+	.fill_normal = cpu_fill_normal,
+	.sum = cpu_sum,
 };
 
 const SynthBackend *
