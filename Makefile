@@ -96,11 +96,13 @@ unit: $(UNIT_BINS)
 	$(if $(UNIT_BINS),,echo "unit: no tests in test/unit";) \
 	test $$failed -eq 0
 
-test/gpu/parity: test/gpu/parity.c src/backend_cpu.c src/backend.h cuda/synth_cuda.h
-	$(CC) $(TEST_CFLAGS) -o $@ test/gpu/parity.c src/backend_cpu.c $(TEST_LIBS)
+test/gpu/parity: test/gpu/parity.c src/backend_cpu.c src/backend_gpu.c src/backend.h cuda/synth_cuda.h $(NN_SRCS) $(wildcard src/nn*.h)
+	$(CC) $(TEST_CFLAGS) -o $@ test/gpu/parity.c src/backend_cpu.c src/backend_gpu.c $(NN_SRCS) $(TEST_LIBS)
 
-# Prints "gpu parity: PASS|FAIL ..." or "SKIP: no CUDA device".
+# Prints "gpu parity: PASS|FAIL ..." or "SKIP: no CUDA device"; the harness
+# first checks itself on the CPU alone.
 gpu-test: cuda-lib test/gpu/parity
+	@./test/gpu/parity --cpu >/dev/null || ./test/gpu/parity --cpu
 	./test/gpu/parity cuda/synth_cuda.so
 
 clean: clean-tests

@@ -7,8 +7,9 @@
  * ereport.  Nothing here exits or prints; a failed CUDA or cuBLAS call returns
  * a status and leaves "file:line: call failed: reason" for the caller.
  *
- * Kernels come first in this file, launchers after; there are no kernels yet
- * (gemm is cuBLAS).
+ * This file has the device, memory and the API table; the kernels of the
+ * neural-network operations are in synth_nn.cu, and what both share in
+ * synth_cuda_internal.cuh.
  */
 #include <cstdio>
 #include <cstdlib>
@@ -18,85 +19,9 @@
 #include <cuda_runtime.h>
 
 #include "synth_cuda.h"
+#include "synth_cuda_internal.cuh"
 
 #define SYNTH_CUDA_EXPORT extern "C" __attribute__((visibility("default")))
-
-struct SynthCudaContext
-{
-	int			device;
-	cublasHandle_t cublas;
-	char		name[256];
-	char		errmsg[SYNTH_CUDA_ERRMSG_LEN];
-};
-
-/* ---------------------------------------------------------------- errors */
-
-static SynthCudaStatus
-status_of_cuda(cudaError_t err)
-{
-	switch (err)
-	{
-		case cudaErrorMemoryAllocation:
-			return SYNTH_CUDA_OUT_OF_MEMORY;
-		case cudaErrorNoDevice:
-		case cudaErrorInsufficientDriver:
-			return SYNTH_CUDA_NO_DEVICE;
-		case cudaErrorInvalidValue:
-			return SYNTH_CUDA_INVALID_ARGUMENT;
-		default:
-			return SYNTH_CUDA_FAILED;
-	}
-}
-
-static SynthCudaStatus
-status_of_cublas(cublasStatus_t status)
-{
-	switch (status)
-	{
-		case CUBLAS_STATUS_ALLOC_FAILED:
-			return SYNTH_CUDA_OUT_OF_MEMORY;
-		case CUBLAS_STATUS_INVALID_VALUE:
-			return SYNTH_CUDA_INVALID_ARGUMENT;
-		default:
-			return SYNTH_CUDA_FAILED;
-	}
-}
-
-/* Write "file:line: call failed: reason" into errmsg and pass status on. */
-static SynthCudaStatus
-report(SynthCudaStatus status, char *errmsg, size_t errlen,
-	   const char *file, int line, const char *call, const char *reason)
-{
-	if (errmsg != NULL && errlen > 0)
-		snprintf(errmsg, errlen, "%s:%d: %s failed: %s", file, line, call, reason);
-	/* clear a non-sticky error so that the next call does not report it */
-	(void) cudaGetLastError();
-	return status;
-}
-
-/*
- * Check a CUDA runtime or cuBLAS call; on failure return its status from the
- * enclosing function, with the message in errmsg (of length errlen).
- */
-#define CUDA_CHECK(call, errmsg, errlen) \
-	do { \
-		cudaError_t cuda_err_ = (call); \
-		if (cuda_err_ != cudaSuccess) \
-			return report(status_of_cuda(cuda_err_), (errmsg), (errlen), \
-						  __FILE__, __LINE__, #call, cudaGetErrorString(cuda_err_)); \
-	} while (0)
-
-#define CUBLAS_CHECK(call, errmsg, errlen) \
-	do { \
-		cublasStatus_t cublas_st_ = (call); \
-		if (cublas_st_ != CUBLAS_STATUS_SUCCESS) \
-			return report(status_of_cublas(cublas_st_), (errmsg), (errlen), \
-						  __FILE__, __LINE__, #call, cublasGetStatusString(cublas_st_)); \
-	} while (0)
-
-/* The same, for functions that have a context to keep the message in. */
-#define CTX_CUDA_CHECK(ctx, call) CUDA_CHECK(call, (ctx)->errmsg, sizeof((ctx)->errmsg))
-#define CTX_CUBLAS_CHECK(ctx, call) CUBLAS_CHECK(call, (ctx)->errmsg, sizeof((ctx)->errmsg))
 
 /* ---------------------------------------------------------------- device */
 
@@ -172,6 +97,8 @@ cuda_close(SynthCudaContext *ctx)
 {
 	if (ctx == NULL)
 		return;
+	if (ctx->sum_result != NULL)
+		cudaFree(ctx->sum_result);
 	if (ctx->cublas != NULL)
 		cublasDestroy(ctx->cublas);
 	free(ctx);
@@ -264,6 +191,32 @@ static const SynthCudaApi cuda_api = {
 	cuda_to_device,
 	cuda_to_host,
 	cuda_gemm,
+	nn_cuda_matmul,
+	nn_cuda_fill,
+	nn_cuda_axpby,
+	nn_cuda_mul,
+	nn_cuda_copy2d,
+	nn_cuda_bias_add,
+	nn_cuda_bias_grad,
+	nn_cuda_act_forward,
+	nn_cuda_act_backward,
+	nn_cuda_batchnorm_forward,
+	nn_cuda_batchnorm_backward,
+	nn_cuda_dropout_forward,
+	nn_cuda_softmax_forward,
+	nn_cuda_softmax_backward,
+	nn_cuda_softmax_xent,
+	nn_cuda_gaussian_nll,
+	nn_cuda_kl_normal,
+	nn_cuda_norm_penalty,
+	nn_cuda_reparam_forward,
+	nn_cuda_reparam_backward,
+	nn_cuda_lerp_rows,
+	nn_cuda_adam,
+	nn_cuda_clamp,
+	nn_cuda_fill_uniform,
+	nn_cuda_fill_normal,
+	nn_cuda_sum,
 };
 
 SYNTH_CUDA_EXPORT const SynthCudaApi *

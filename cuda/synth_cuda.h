@@ -27,7 +27,7 @@ extern "C"
 {
 #endif
 
-#define SYNTH_CUDA_ABI_VERSION	1
+#define SYNTH_CUDA_ABI_VERSION	2
 #define SYNTH_CUDA_ERRMSG_LEN	512
 #define SYNTH_CUDA_ENTRY_POINT	"synth_cuda_api"
 
@@ -41,6 +41,9 @@ typedef enum SynthCudaStatus
 } SynthCudaStatus;
 
 typedef struct SynthCudaContext SynthCudaContext;
+
+/* The scalar of the neural-network operations: SynthReal of src/backend.h. */
+typedef float SynthCudaReal;
 
 typedef struct SynthCudaApi
 {
@@ -74,6 +77,110 @@ typedef struct SynthCudaApi
 							 const double *B, int ldb,
 							 double beta,
 							 double *C, int ldc);
+
+	/*
+	 * Version 2: the neural-network operations of src/backend.h, with the
+	 * same arguments and meaning (booleans as int, SynthActivation as int),
+	 * on device pointers.  They are asynchronous on the context's stream;
+	 * sum waits for its result.
+	 */
+	SynthCudaStatus (*matmul) (SynthCudaContext *context, int transA, int transB,
+							   int m, int n, int k, SynthCudaReal alpha,
+							   const SynthCudaReal *A, int lda,
+							   const SynthCudaReal *B, int ldb,
+							   SynthCudaReal beta, SynthCudaReal *C, int ldc);
+	SynthCudaStatus (*fill) (SynthCudaContext *context, size_t n, SynthCudaReal value,
+							 SynthCudaReal *x);
+	SynthCudaStatus (*axpby) (SynthCudaContext *context, size_t n, SynthCudaReal a,
+							  const SynthCudaReal *x, SynthCudaReal b, SynthCudaReal *y);
+	SynthCudaStatus (*mul) (SynthCudaContext *context, size_t n, const SynthCudaReal *x,
+							const SynthCudaReal *y, SynthCudaReal *out);
+	SynthCudaStatus (*copy2d) (SynthCudaContext *context, int rows, int cols,
+							   const SynthCudaReal *src, int lds, SynthCudaReal beta,
+							   SynthCudaReal *dst, int ldd);
+	SynthCudaStatus (*bias_add) (SynthCudaContext *context, int rows, int cols,
+								 const SynthCudaReal *bias, SynthCudaReal *x, int ldx);
+	SynthCudaStatus (*bias_grad) (SynthCudaContext *context, int rows, int cols,
+								  const SynthCudaReal *dout, int ldd, SynthCudaReal *dbias);
+	SynthCudaStatus (*act_forward) (SynthCudaContext *context, int f, SynthCudaReal slope,
+									int rows, int cols, const SynthCudaReal *inp, int ldi,
+									SynthCudaReal *out, int ldo);
+	SynthCudaStatus (*act_backward) (SynthCudaContext *context, int f, SynthCudaReal slope,
+									 int rows, int cols, const SynthCudaReal *out, int ldo,
+									 const SynthCudaReal *dout, int ldd,
+									 SynthCudaReal *dinp, int ldn);
+	SynthCudaStatus (*batchnorm_forward) (SynthCudaContext *context, int rows, int cols,
+										  int training, SynthCudaReal momentum,
+										  SynthCudaReal eps, const SynthCudaReal *inp,
+										  const SynthCudaReal *gamma, const SynthCudaReal *beta,
+										  SynthCudaReal *running_mean, SynthCudaReal *running_var,
+										  SynthCudaReal *mean, SynthCudaReal *rstd,
+										  SynthCudaReal *out);
+	SynthCudaStatus (*batchnorm_backward) (SynthCudaContext *context, int rows, int cols,
+										   const SynthCudaReal *inp, const SynthCudaReal *gamma,
+										   const SynthCudaReal *mean, const SynthCudaReal *rstd,
+										   const SynthCudaReal *dout, SynthCudaReal *dinp,
+										   SynthCudaReal *dgamma, SynthCudaReal *dbeta);
+	SynthCudaStatus (*dropout_forward) (SynthCudaContext *context, size_t n, SynthCudaReal p,
+										unsigned long long seed, unsigned long long offset,
+										const SynthCudaReal *inp, SynthCudaReal *mask,
+										SynthCudaReal *out);
+	SynthCudaStatus (*softmax_forward) (SynthCudaContext *context, int rows, int cols,
+										SynthCudaReal tau, int gumbel,
+										unsigned long long seed, unsigned long long offset,
+										const SynthCudaReal *inp, int ldi,
+										SynthCudaReal *out, int ldo);
+	SynthCudaStatus (*softmax_backward) (SynthCudaContext *context, int rows, int cols,
+										 SynthCudaReal tau, const SynthCudaReal *out, int ldo,
+										 const SynthCudaReal *dout, int ldd,
+										 SynthCudaReal *dinp, int ldn);
+	SynthCudaStatus (*softmax_xent) (SynthCudaContext *context, int rows, int cols,
+									 SynthCudaReal scale,
+									 const SynthCudaReal *logits, int ldl,
+									 const SynthCudaReal *target, int ldt,
+									 SynthCudaReal *dlogits, int ldd, SynthCudaReal *loss);
+	SynthCudaStatus (*gaussian_nll) (SynthCudaContext *context, int rows, int cols,
+									 SynthCudaReal scale,
+									 const SynthCudaReal *z, int ldz,
+									 const SynthCudaReal *x, int ldx,
+									 const SynthCudaReal *sigma,
+									 SynthCudaReal *dz, int ldd, SynthCudaReal *dsigma,
+									 SynthCudaReal *loss);
+	SynthCudaStatus (*kl_normal) (SynthCudaContext *context, int rows, int cols,
+								  SynthCudaReal scale,
+								  const SynthCudaReal *mu, const SynthCudaReal *logvar,
+								  SynthCudaReal *dmu, SynthCudaReal *dlogvar,
+								  SynthCudaReal *loss);
+	SynthCudaStatus (*norm_penalty) (SynthCudaContext *context, int rows, int cols,
+									 SynthCudaReal scale, const SynthCudaReal *g,
+									 SynthCudaReal *dg, SynthCudaReal *loss);
+	SynthCudaStatus (*reparam_forward) (SynthCudaContext *context, size_t n,
+										const SynthCudaReal *mu, const SynthCudaReal *logvar,
+										const SynthCudaReal *eps, SynthCudaReal *z);
+	SynthCudaStatus (*reparam_backward) (SynthCudaContext *context, size_t n,
+										 const SynthCudaReal *logvar, const SynthCudaReal *eps,
+										 const SynthCudaReal *dz,
+										 SynthCudaReal *dmu, SynthCudaReal *dlogvar);
+	SynthCudaStatus (*lerp_rows) (SynthCudaContext *context, int rows, int cols,
+								  const SynthCudaReal *alpha, const SynthCudaReal *a,
+								  const SynthCudaReal *b, SynthCudaReal *out);
+	SynthCudaStatus (*adam) (SynthCudaContext *context, size_t n,
+							 SynthCudaReal lr, SynthCudaReal beta1, SynthCudaReal beta2,
+							 SynthCudaReal eps, SynthCudaReal weight_decay, int step,
+							 SynthCudaReal *param, const SynthCudaReal *grad,
+							 SynthCudaReal *m, SynthCudaReal *v);
+	SynthCudaStatus (*clamp) (SynthCudaContext *context, size_t n,
+							  SynthCudaReal lo, SynthCudaReal hi, SynthCudaReal *x);
+	SynthCudaStatus (*fill_uniform) (SynthCudaContext *context, size_t n,
+									 SynthCudaReal lo, SynthCudaReal hi,
+									 unsigned long long seed, unsigned long long offset,
+									 SynthCudaReal *x);
+	SynthCudaStatus (*fill_normal) (SynthCudaContext *context, size_t n,
+									SynthCudaReal mean, SynthCudaReal std,
+									unsigned long long seed, unsigned long long offset,
+									SynthCudaReal *x);
+	SynthCudaStatus (*sum) (SynthCudaContext *context, size_t n, const SynthCudaReal *x,
+							double *result);
 } SynthCudaApi;
 
 typedef const SynthCudaApi *(*SynthCudaApiFunc) (void);

@@ -54,17 +54,17 @@ static bool cpu_fallback_noticed = false;
 static void *cuda_library = NULL;
 static const SynthCudaApi *cuda = NULL;
 static char gpu_backend_name[300];
+static SynthGpu gpu;
 static SynthBackend gpu_backend;
 
-/* ---------------------------------------------------------------- GPU wrappers */
+/* ---------------------------------------------------------------- GPU failures */
 
-/* Raise a failed status of the CUDA backend as an error. */
+/* A failed operation of the CUDA backend (backend_gpu.c) as an error. */
 static void
-GpuFailed(const SynthBackend *backend, const char *operation, SynthCudaStatus status)
+GpuFailed(const SynthBackend *backend, const char *operation, bool out_of_memory,
+		  const char *detail)
 {
-	const char *detail = cuda->error((const SynthCudaContext *) backend->context);
-
-	if (status == SYNTH_CUDA_OUT_OF_MEMORY)
+	if (out_of_memory)
 		ereport(ERROR,
 				(errcode(ERRCODE_OUT_OF_MEMORY),
 				 errmsg("out of GPU memory in %s", operation),
@@ -75,79 +75,6 @@ GpuFailed(const SynthBackend *backend, const char *operation, SynthCudaStatus st
 			 errmsg("CUDA backend failed in %s", operation),
 			 errdetail("%s", detail),
 			 errhint("Set synth.device = 'cpu' to compute on the CPU.")));
-}
-
-static bool
-gpu_supports(const SynthBackend *backend, SynthOp op)
-{
-	switch (op)
-	{
-		case SYNTH_OP_GEMM:
-		case SYNTH_OP_ALLOC:
-		case SYNTH_OP_COPY:
-			return true;
-		default:
-			/* the neural-network operations are not in synth_cuda.so yet */
-			break;
-	}
-	return false;
-}
-
-static void
-gpu_gemm(const SynthBackend *backend, bool transA, bool transB,
-		 int m, int n, int k, double alpha,
-		 const double *A, int lda, const double *B, int ldb,
-		 double beta, double *C, int ldc)
-{
-	SynthCudaStatus status;
-
-	status = cuda->gemm((SynthCudaContext *) backend->context,
-						transA, transB, m, n, k, alpha,
-						A, lda, B, ldb, beta, C, ldc);
-	if (status != SYNTH_CUDA_OK)
-		GpuFailed(backend, "gemm", status);
-}
-
-static void *
-gpu_alloc(const SynthBackend *backend, size_t bytes)
-{
-	SynthCudaStatus status;
-	void	   *ptr;
-
-	status = cuda->alloc((SynthCudaContext *) backend->context, &ptr, bytes);
-	if (status != SYNTH_CUDA_OK)
-		GpuFailed(backend, "alloc", status);
-	return ptr;
-}
-
-static void
-gpu_free(const SynthBackend *backend, void *ptr)
-{
-	SynthCudaStatus status;
-
-	status = cuda->free((SynthCudaContext *) backend->context, ptr);
-	if (status != SYNTH_CUDA_OK)
-		GpuFailed(backend, "free", status);
-}
-
-static void
-gpu_to_device(const SynthBackend *backend, void *dst, const void *src, size_t bytes)
-{
-	SynthCudaStatus status;
-
-	status = cuda->to_device((SynthCudaContext *) backend->context, dst, src, bytes);
-	if (status != SYNTH_CUDA_OK)
-		GpuFailed(backend, "copy to device", status);
-}
-
-static void
-gpu_to_host(const SynthBackend *backend, void *dst, const void *src, size_t bytes)
-{
-	SynthCudaStatus status;
-
-	status = cuda->to_host((SynthCudaContext *) backend->context, dst, src, bytes);
-	if (status != SYNTH_CUDA_OK)
-		GpuFailed(backend, "copy to host", status);
 }
 
 /* ---------------------------------------------------------------- probe */
@@ -222,14 +149,10 @@ ProbeGpu(void)
 
 	snprintf(gpu_backend_name, sizeof(gpu_backend_name), "gpu: %s",
 			 cuda->device_name(context));
-	gpu_backend.name = gpu_backend_name;
-	gpu_backend.context = context;
-	gpu_backend.supports = gpu_supports;
-	gpu_backend.gemm = gpu_gemm;
-	gpu_backend.alloc = gpu_alloc;
-	gpu_backend.free = gpu_free;
-	gpu_backend.to_device = gpu_to_device;
-	gpu_backend.to_host = gpu_to_host;
+	gpu.api = cuda;
+	gpu.cuda = context;
+	gpu.failed = GpuFailed;
+	synth_backend_gpu_init(&gpu_backend, &gpu, gpu_backend_name);
 	gpu_state = GPU_READY;
 }
 

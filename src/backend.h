@@ -339,6 +339,24 @@ synth_random_normal(uint64_t seed, uint64_t counter)
 extern const SynthBackend *synth_backend_cpu(void);
 
 /*
+ * backend_gpu.c: the GPU backend over a loaded synth_cuda.so
+ * (cuda/synth_cuda.h), needing no server headers either.  A failed operation
+ * calls failed(), which must not return (ereport(ERROR) in the server).
+ */
+struct SynthCudaApi;
+struct SynthCudaContext;
+
+typedef struct SynthGpu
+{
+	const struct SynthCudaApi *api;
+	struct SynthCudaContext *cuda;	/* an opened device */
+	void		(*failed) (const SynthBackend *backend, const char *operation,
+						   bool out_of_memory, const char *detail);
+} SynthGpu;
+
+extern void synth_backend_gpu_init(SynthBackend *backend, SynthGpu *gpu, const char *name);
+
+/*
  * backend.c: GUC synth.device, run-time choice of the backend, and buffers
  * that live in the chosen backend's memory.  Failures of a loaded backend
  * are raised with ereport(ERROR).

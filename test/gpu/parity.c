@@ -4,9 +4,18 @@
  *
  * Usage: parity [path/to/synth_cuda.so]   (make gpu-test)
  *
+ * Compares gemm (double, tolerance 1e-12), every neural-network operation
+ * of src/backend.h (float, tolerance 1e-5 of the largest value of each
+ * output), and one whole training step of a small generator and critic
+ * (forward, gradient penalty, backward and Adam; tolerance 1e-4 on losses,
+ * gradients and updated parameters, relative to each tensor's largest value).
+ *
  * Prints one verdict line: "gpu parity: PASS (max rel err ...)" and exits 0,
  * "gpu parity: FAIL ..." and exits 1, or "SKIP: no CUDA device (...)" and exits
  * 0 where the library was not built or no device can be opened.
+ *
+ * parity --cpu runs the same comparisons with the CPU backend on both sides,
+ * to check the harness itself where there is no device (every error is 0).
  */
 #include <dlfcn.h>
 #include <math.h>
@@ -16,9 +25,12 @@
 #include <string.h>
 
 #include "backend.h"
+#include "nn.h"
 #include "synth_cuda.h"
 
 #define PARITY_TOLERANCE	1e-12	/* doubles: only summation order differs */
+#define PARITY_OP_TOLERANCE	1e-5	/* float operations, relative to the largest value */
+#define PARITY_STEP_TOLERANCE 1e-4	/* a whole training step, likewise */
 
 static const SynthCudaApi *cuda;
 static SynthCudaContext *context;
@@ -146,10 +158,572 @@ compare_gemm(bool transA, bool transB, int m, int n, int k,
 	return max_abs > 0.0 ? max_diff / max_abs : max_diff;
 }
 
+/* ---------------------------------------------------------------- neural-network operations */
+
+static const SynthBackend *cpu_be;
+static const SynthBackend *other_be;	/* the GPU, or the CPU again with --cpu */
+static SynthGpu gpu;
+static SynthBackend gpu_backend;
+
+static void
+gpu_failed(const SynthBackend *backend, const char *operation, bool out_of_memory,
+		   const char *detail)
+{
+	fail(operation, detail);
+}
+
+/* Buffers of a backend: device memory, or malloc'd for the CPU. */
+static SynthReal *
+be_alloc(const SynthBackend *be, size_t count)
+{
+	void	   *p = be->alloc ? be->alloc(be, count * sizeof(SynthReal) + 1) :
+		calloc(count + 1, sizeof(SynthReal));
+
+	if (p == NULL)
+		fail("alloc", "out of memory");
+	return p;
+}
+
+static void
+be_free(const SynthBackend *be, void *p)
+{
+	if (be->free)
+		be->free(be, p);
+	else
+		free(p);
+}
+
+static void
+be_put(const SynthBackend *be, SynthReal *dst, const SynthReal *host, size_t count)
+{
+	if (be->to_device)
+		be->to_device(be, dst, host, count * sizeof(SynthReal));
+	else
+		memcpy(dst, host, count * sizeof(SynthReal));
+}
+
+static void
+be_get(const SynthBackend *be, SynthReal *host, const SynthReal *src, size_t count)
+{
+	if (be->to_host)
+		be->to_host(be, host, src, count * sizeof(SynthReal));
+	else
+		memcpy(host, src, count * sizeof(SynthReal));
+}
+
+/* max |a - b| / max |a| over n values (NaN counts as infinite) */
+static double
+rel_err(const SynthReal *a, const SynthReal *b, size_t n)
+{
+	double		diff = 0.0,
+				scale = 0.0;
+
+	for (size_t i = 0; i < n; i++)
+	{
+		double		d = fabs((double) a[i] - (double) b[i]);
+
+		if (isnan(d))
+			d = INFINITY;
+		if (d > diff)
+			diff = d;
+		if (fabs((double) a[i]) > scale)
+			scale = fabs((double) a[i]);
+	}
+	return scale > 0.0 ? diff / scale : diff;
+}
+
+#define OP_MAX_BUFFERS	8
+
+/*
+ * One operation on both backends: buffers of the given sizes filled with the
+ * same values (uniform in [-1, 1), then adjusted by prepare), the operation
+ * run on each, and every buffer compared afterwards (outputs, and inputs
+ * that must not have changed).
+ */
+typedef struct OpCase
+{
+	const char *name;
+	int			nbuf;
+	size_t		size[OP_MAX_BUFFERS];
+	void		(*prepare) (SynthReal **host);
+	void		(*run) (const SynthBackend *be, SynthReal **b);
+} OpCase;
+
+static double
+compare_op(const OpCase *op, unsigned long long *state)
+{
+	SynthReal  *host[OP_MAX_BUFFERS];
+	SynthReal  *cpu_buf[OP_MAX_BUFFERS];
+	SynthReal  *dev_buf[OP_MAX_BUFFERS];
+	SynthReal  *back = NULL;
+	double		worst = 0.0;
+
+	for (int i = 0; i < op->nbuf; i++)
+	{
+		host[i] = malloc(op->size[i] * sizeof(SynthReal));
+		for (size_t j = 0; j < op->size[i]; j++)
+			host[i][j] = (SynthReal) next_uniform(state);
+	}
+	if (op->prepare)
+		op->prepare(host);
+	for (int i = 0; i < op->nbuf; i++)
+	{
+		cpu_buf[i] = be_alloc(cpu_be, op->size[i]);
+		be_put(cpu_be, cpu_buf[i], host[i], op->size[i]);
+		dev_buf[i] = be_alloc(other_be, op->size[i]);
+		be_put(other_be, dev_buf[i], host[i], op->size[i]);
+	}
+	op->run(cpu_be, cpu_buf);
+	op->run(other_be, dev_buf);
+	for (int i = 0; i < op->nbuf; i++)
+	{
+		double		err;
+
+		back = realloc(back, op->size[i] * sizeof(SynthReal));
+		be_get(other_be, back, dev_buf[i], op->size[i]);
+		err = rel_err(cpu_buf[i], back, op->size[i]);
+		if (err > worst)
+			worst = err;
+		be_free(cpu_be, cpu_buf[i]);
+		be_free(other_be, dev_buf[i]);
+		free(host[i]);
+	}
+	free(back);
+	return worst;
+}
+
+/* shapes of the operation cases: R rows, C columns, strides a little wider */
+#define R	37
+#define C	29
+#define LD	(C + 3)
+
+static void
+positive_second(SynthReal **h)
+{
+	/* sigma and running variance must be positive */
+	for (size_t i = 0; i < C; i++)
+		h[2][i] = 0.1f + fabsf(h[2][i]);
+}
+
+static void
+one_hot_targets(SynthReal **h)
+{
+	/* row r has category r % C, every seventh row none */
+	for (size_t r = 0; r < R; r++)
+		for (size_t c = 0; c < LD; c++)
+			h[1][r * LD + c] = (r % 7 != 0 && c == r % C) ? 1 : 0;
+}
+
+static void
+batchnorm_state(SynthReal **h)
+{
+	for (size_t i = 0; i < C; i++)
+		h[5][i] = 0.5f + fabsf(h[5][i]);	/* running variance */
+}
+
+static void
+run_matmul(const SynthBackend *be, SynthReal **b)
+{
+	be->matmul(be, false, true, R, C, 23, 0.5f, b[0], 23, b[1], 23, -1.0f, b[2], C);
+	be->matmul(be, true, false, 23, C, R, 1.0f, b[0], 23, b[2], C, 0.0f, b[1], C);
+}
+
+static void
+run_fill(const SynthBackend *be, SynthReal **b)
+{
+	be->fill(be, R * C - 5, 0.25f, b[0]);
+}
+
+static void
+run_axpby(const SynthBackend *be, SynthReal **b)
+{
+	be->axpby(be, R * C, 0.5f, b[0], -2.0f, b[1]);
+	be->mul(be, R * C, b[0], b[1], b[2]);
+	be->clamp(be, R * C, -0.3f, 0.4f, b[0]);
+}
+
+static void
+run_copy2d(const SynthBackend *be, SynthReal **b)
+{
+	be->copy2d(be, R, C, b[0], LD, 0.0f, b[1], LD);
+	be->copy2d(be, R, C - 4, b[0] + 2, LD, 0.5f, b[2], C);
+}
+
+static void
+run_bias(const SynthBackend *be, SynthReal **b)
+{
+	be->bias_add(be, R, C, b[0], b[1], LD);
+	be->bias_grad(be, R, C, b[1], LD, b[2]);
+}
+
+static void
+run_activation(const SynthBackend *be, SynthReal **b)
+{
+	be->act_forward(be, SYNTH_ACT_RELU, 0, R, 10, b[0], LD, b[1], LD);
+	be->act_forward(be, SYNTH_ACT_LEAKY_RELU, 0.2f, R, 10, b[0] + 10, LD, b[1] + 10, LD);
+	be->act_forward(be, SYNTH_ACT_TANH, 0, R, 9, b[0] + 20, LD, b[1] + 20, LD);
+	be->act_backward(be, SYNTH_ACT_RELU, 0, R, 10, b[1], LD, b[2], LD, b[3], LD);
+	be->act_backward(be, SYNTH_ACT_LEAKY_RELU, 0.2f, R, 10, b[1] + 10, LD, b[2] + 10, LD,
+					 b[3] + 10, LD);
+	be->act_backward(be, SYNTH_ACT_TANH, 0, R, 9, b[1] + 20, LD, b[2] + 20, LD, b[3] + 20, LD);
+}
+
+static void
+run_batchnorm(const SynthBackend *be, SynthReal **b)
+{
+	/* b: 0 inp, 1 gamma, 2 beta, 3 dout, 4 running mean, 5 running var, 6 mean|rstd, 7 out|dinp|dgamma|dbeta */
+	be->batchnorm_forward(be, R, C, true, 0.1f, 1e-5f, b[0], b[1], b[2], b[4], b[5],
+						  b[6], b[6] + C, b[7]);
+	be->batchnorm_backward(be, R, C, b[0], b[1], b[6], b[6] + C, b[3], b[7] + R * C,
+						   b[7] + 2 * R * C, b[7] + 2 * R * C + C);
+	be->batchnorm_forward(be, R, C, false, 0.1f, 1e-5f, b[3], b[1], b[2], b[4], b[5],
+						  NULL, NULL, b[7] + 2 * R * C + 2 * C);
+}
+
+static void
+run_dropout(const SynthBackend *be, SynthReal **b)
+{
+	be->dropout_forward(be, R * C, 0.5f, 99, 12345, b[0], b[1], b[2]);
+}
+
+static void
+run_softmax(const SynthBackend *be, SynthReal **b)
+{
+	be->softmax_forward(be, R, C, 1.0f, false, 0, 0, b[0], LD, b[1], LD);
+	be->softmax_forward(be, R, 7, 0.2f, true, 7, 1000, b[0], LD, b[2], LD);
+	be->softmax_backward(be, R, 7, 0.2f, b[2], LD, b[3], LD, b[4], LD);
+}
+
+static void
+run_xent(const SynthBackend *be, SynthReal **b)
+{
+	be->softmax_xent(be, R, C, 0.5f, b[0], LD, b[1], LD, b[2], LD, b[3]);
+}
+
+static void
+run_gaussian(const SynthBackend *be, SynthReal **b)
+{
+	be->gaussian_nll(be, R, C, 0.5f, b[0], LD, b[1], LD, b[2], b[3], LD, b[4], b[5]);
+}
+
+static void
+run_kl(const SynthBackend *be, SynthReal **b)
+{
+	be->kl_normal(be, R, C, 0.5f, b[0], b[1], b[2], b[3], b[4]);
+}
+
+static void
+run_penalty(const SynthBackend *be, SynthReal **b)
+{
+	/* long rows, as the critic's packed input gives: a block reduction on the GPU */
+	be->norm_penalty(be, 3, 1000, 2.0f, b[0], b[1], b[2]);
+}
+
+static void
+run_reparam(const SynthBackend *be, SynthReal **b)
+{
+	be->reparam_forward(be, R * C, b[0], b[1], b[2], b[3]);
+	be->reparam_backward(be, R * C, b[1], b[2], b[3], b[4], b[5]);
+	be->lerp_rows(be, R, C, b[6], b[0], b[1], b[7]);
+}
+
+static void
+run_adam(const SynthBackend *be, SynthReal **b)
+{
+	for (int step = 1; step <= 3; step++)
+		be->adam(be, R * C, 1e-3f, 0.5f, 0.9f, 1e-8f, 1e-6f, step, b[0], b[1], b[2], b[3]);
+}
+
+static void
+zero_moments(SynthReal **h)
+{
+	memset(h[2], 0, R * C * sizeof(SynthReal));
+	memset(h[3], 0, R * C * sizeof(SynthReal));
+}
+
+static void
+run_random(const SynthBackend *be, SynthReal **b)
+{
+	be->fill_uniform(be, R * C, -2.0f, 3.0f, 11, 77, b[0]);
+	be->fill_normal(be, R * C, 1.0f, 2.0f, 12, 1ULL << 40, b[1]);
+}
+
+/* Every operation on both backends; returns the worst error, fails past tolerance. */
+static double
+compare_nn_ops(unsigned long long *state)
+{
+	static const OpCase ops[] = {
+		{"matmul", 3, {R * 23, C * 23 + 23 * C, R * C}, NULL, run_matmul},
+		{"fill", 1, {R * C}, NULL, run_fill},
+		{"axpby, mul, clamp", 3, {R * C, R * C, R * C}, NULL, run_axpby},
+		{"copy2d", 3, {R * LD, R * LD, R * C}, NULL, run_copy2d},
+		{"bias", 3, {C, R * LD, C}, NULL, run_bias},
+		{"activation", 4, {R * LD, R * LD, R * LD, R * LD}, NULL, run_activation},
+		{"batchnorm", 8, {R * C, C, C, R * C, C, C, 2 * C, 3 * R * C + 2 * C}, batchnorm_state,
+		run_batchnorm},
+		{"dropout", 3, {R * C, R * C, R * C}, NULL, run_dropout},
+		{"softmax", 5, {R * LD, R * LD, R * LD, R * LD, R * LD}, NULL, run_softmax},
+		{"softmax_xent", 4, {R * LD, R * LD, R * LD, R}, one_hot_targets, run_xent},
+		{"gaussian_nll", 6, {R * LD, R * LD, C, R * LD, C, R}, positive_second, run_gaussian},
+		{"kl_normal", 5, {R * C, R * C, R * C, R * C, R}, NULL, run_kl},
+		{"norm_penalty", 3, {3000, 3000, 3}, NULL, run_penalty},
+		{"reparam, lerp_rows", 8, {R * C, R * C, R * C, R * C, R * C, R * C, R, R * C}, NULL,
+		run_reparam},
+		{"adam", 4, {R * C, R * C, R * C, R * C}, zero_moments, run_adam},
+		{"random", 2, {R * C, R * C}, NULL, run_random},
+	};
+	double		worst = 0.0;
+
+	for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++)
+	{
+		double		err = compare_op(&ops[i], state);
+
+		if (!(err <= PARITY_OP_TOLERANCE))
+		{
+			printf("gpu parity: FAIL (%s: max rel err %.3g > %.0e on %s)\n",
+				   ops[i].name, err, PARITY_OP_TOLERANCE, other_be->name);
+			exit(1);
+		}
+		if (err > worst)
+			worst = err;
+	}
+
+	/* sum returns to the host */
+	{
+		size_t		n = 100003;
+		SynthReal  *host = malloc(n * sizeof(SynthReal));
+		SynthReal  *dev = be_alloc(other_be, n);
+		double		a,
+					b,
+					err;
+
+		for (size_t i = 0; i < n; i++)
+			host[i] = (SynthReal) next_uniform(state);
+		be_put(other_be, dev, host, n);
+		a = cpu_be->sum(cpu_be, n, host);
+		b = other_be->sum(other_be, n, dev);
+		err = fabs(a - b) / fmax(fabs(a), 1.0);
+		if (!(err <= 1e-9))
+		{
+			printf("gpu parity: FAIL (sum: %.17g vs %.17g on %s)\n", a, b, other_be->name);
+			exit(1);
+		}
+		be_free(other_be, dev);
+		free(host);
+	}
+	return worst;
+}
+
+/* ---------------------------------------------------------------- one training step */
+
+/*
+ * A small generator (Linear, BatchNorm, ReLU, Linear, then tanh on the first
+ * columns and gumbel-softmax on two spans) against a WGAN-GP critic with pac
+ * 2: one critic step (real and fake scores, gradient penalty, Adam) and one
+ * generator step (through the critic, Adam), seeded alike on both backends.
+ */
+#define STEP_B		8
+#define STEP_NOISE	16
+#define STEP_HIDDEN	24
+#define STEP_WIDTH	10
+#define STEP_PAC	2
+
+typedef struct StepNet
+{
+	NnParams	gen;
+	NnParams	dis;
+	NnLinear	fc1,
+				fc2;
+	NnBatchNorm bn;
+	NnBatchNormSaved saved;
+	NnCritic	critic;
+	SynthReal  *noise,
+			   *pre,
+			   *hid,
+			   *logits,
+			   *act,
+			   *real,
+			   *mixed,
+			   *alpha,
+			   *dact,
+			   *dlogits,
+			   *dhid,
+			   *dpre;
+	void	   *arena;
+	double		losses[3];
+} StepNet;
+
+static void
+step_layout(StepNet *n, NnArena *a)
+{
+	n->noise = nn_take(a, STEP_B * STEP_NOISE);
+	n->pre = nn_take(a, STEP_B * STEP_HIDDEN);
+	n->hid = nn_take(a, STEP_B * STEP_HIDDEN);
+	n->logits = nn_take(a, STEP_B * STEP_WIDTH);
+	n->act = nn_take(a, STEP_B * STEP_WIDTH);
+	n->real = nn_take(a, STEP_B * STEP_WIDTH);
+	n->mixed = nn_take(a, STEP_B * STEP_WIDTH);
+	n->alpha = nn_take(a, STEP_B / STEP_PAC);
+	n->dact = nn_take(a, STEP_B * STEP_WIDTH);
+	n->dlogits = nn_take(a, STEP_B * STEP_WIDTH);
+	n->dhid = nn_take(a, STEP_B * STEP_HIDDEN);
+	n->dpre = nn_take(a, STEP_B * STEP_HIDDEN);
+	n->saved.mean = nn_take(a, STEP_HIDDEN);
+	n->saved.rstd = nn_take(a, STEP_HIDDEN);
+	nn_critic_layout(&n->critic, a, STEP_B / STEP_PAC);
+}
+
+static void
+step_params(const SynthBackend *be, NnParams *p)
+{
+	nn_params_bind(p, be_alloc(be, p->count + p->state_count), be_alloc(be, p->count),
+				   be_alloc(be, p->count), be_alloc(be, p->count));
+}
+
+static void
+step_build(const SynthBackend *be, StepNet *n)
+{
+	static const int hidden[] = {12, 8};
+	NnArena		a = {NULL, 0};
+	NnRng		init = {31, 0};
+
+	memset(n, 0, sizeof(*n));
+	nn_linear_declare(&n->gen, &n->fc1, STEP_NOISE, STEP_HIDDEN);
+	nn_batchnorm_declare(&n->gen, &n->bn, STEP_HIDDEN);
+	nn_linear_declare(&n->gen, &n->fc2, STEP_HIDDEN, STEP_WIDTH);
+	nn_params_finish(&n->gen);
+	nn_critic_declare(&n->dis, &n->critic, STEP_PAC * STEP_WIDTH, 2, hidden, 0.2f, 0.5f);
+	nn_params_finish(&n->dis);
+	step_params(be, &n->gen);
+	step_params(be, &n->dis);
+	nn_params_init(be, &n->gen, &init);
+	nn_params_init(be, &n->dis, &init);
+	step_layout(n, &a);
+	n->arena = be_alloc(be, a.used / sizeof(SynthReal) + 1);
+	a.base = n->arena;
+	a.used = 0;
+	step_layout(n, &a);
+}
+
+/* noise -> generator -> activated rows in n->act */
+static void
+step_generate(const SynthBackend *be, StepNet *n, NnRng *rng)
+{
+	be->fill_normal(be, STEP_B * STEP_NOISE, 0, 1, rng->seed,
+					nn_rng_take(rng, STEP_B * STEP_NOISE), n->noise);
+	nn_linear_forward(be, &n->gen, &n->fc1, STEP_B, n->noise, STEP_NOISE, n->pre, STEP_HIDDEN);
+	nn_batchnorm_forward(be, &n->gen, &n->bn, STEP_B, true, n->pre, &n->saved, n->hid);
+	nn_relu_forward(be, STEP_B, STEP_HIDDEN, n->hid, STEP_HIDDEN, n->hid, STEP_HIDDEN);
+	nn_linear_forward(be, &n->gen, &n->fc2, STEP_B, n->hid, STEP_HIDDEN, n->logits, STEP_WIDTH);
+	nn_tanh_forward(be, STEP_B, 3, n->logits, STEP_WIDTH, n->act, STEP_WIDTH);
+	nn_softmax_forward(be, STEP_B, 4, 0.2f, rng, n->logits + 3, STEP_WIDTH, n->act + 3, STEP_WIDTH);
+	nn_softmax_forward(be, STEP_B, 3, 0.2f, rng, n->logits + 7, STEP_WIDTH, n->act + 7, STEP_WIDTH);
+}
+
+static void
+step_run(const SynthBackend *be, StepNet *n)
+{
+	NnRng		rng = {2024, 0};
+	NnAdam		adam = {2e-4f, 0.5f, 0.9f, 1e-8f, 1e-6f};
+	int			rows = STEP_B / STEP_PAC;
+
+	/* critic step: E[score(fake)] - E[score(real)] + penalty */
+	be->fill_uniform(be, STEP_B * STEP_WIDTH, 0, 1, rng.seed,
+					 nn_rng_take(&rng, STEP_B * STEP_WIDTH), n->real);
+	step_generate(be, n, &rng);
+	nn_params_zero_grad(be, &n->dis);
+	be->fill_uniform(be, rows, 0, 1, rng.seed, nn_rng_take(&rng, rows), n->alpha);
+	be->lerp_rows(be, rows, STEP_PAC * STEP_WIDTH, n->alpha, n->real, n->act, n->mixed);
+	n->losses[0] = nn_critic_penalty(be, &n->dis, &n->critic, rows, n->mixed, &rng, 10);
+	nn_critic_forward(be, &n->dis, &n->critic, rows, n->act, &rng);
+	n->losses[1] = be->sum(be, rows, n->critic.score) / rows;
+	nn_critic_backward(be, &n->dis, &n->critic, rows, n->act, 1.0f / rows, true, NULL, 0);
+	nn_critic_forward(be, &n->dis, &n->critic, rows, n->real, &rng);
+	n->losses[1] -= be->sum(be, rows, n->critic.score) / rows;
+	nn_critic_backward(be, &n->dis, &n->critic, rows, n->real, -1.0f / rows, true, NULL, 0);
+	nn_adam_step(be, &n->dis, &adam);
+
+	/* generator step: -E[score(fake)] */
+	step_generate(be, n, &rng);
+	nn_params_zero_grad(be, &n->gen);
+	nn_critic_forward(be, &n->dis, &n->critic, rows, n->act, &rng);
+	n->losses[2] = -be->sum(be, rows, n->critic.score) / rows;
+	nn_critic_backward(be, &n->dis, &n->critic, rows, n->act, -1.0f / rows, false,
+					   n->dact, STEP_PAC * STEP_WIDTH);
+	nn_tanh_backward(be, STEP_B, 3, n->act, STEP_WIDTH, n->dact, STEP_WIDTH, n->dlogits, STEP_WIDTH);
+	nn_softmax_backward(be, STEP_B, 4, 0.2f, n->act + 3, STEP_WIDTH, n->dact + 3, STEP_WIDTH,
+						n->dlogits + 3, STEP_WIDTH);
+	nn_softmax_backward(be, STEP_B, 3, 0.2f, n->act + 7, STEP_WIDTH, n->dact + 7, STEP_WIDTH,
+						n->dlogits + 7, STEP_WIDTH);
+	nn_linear_backward(be, &n->gen, &n->fc2, STEP_B, n->hid, STEP_HIDDEN, n->dlogits, STEP_WIDTH,
+					   true, n->dhid, STEP_HIDDEN, 0);
+	nn_relu_backward(be, STEP_B, STEP_HIDDEN, n->hid, STEP_HIDDEN, n->dhid, STEP_HIDDEN,
+					 n->dhid, STEP_HIDDEN);
+	nn_batchnorm_backward(be, &n->gen, &n->bn, STEP_B, n->pre, &n->saved, n->dhid, n->dpre);
+	nn_linear_backward(be, &n->gen, &n->fc1, STEP_B, n->noise, STEP_NOISE, n->dpre, STEP_HIDDEN,
+					   true, NULL, 0, 0);
+	nn_adam_step(be, &n->gen, &adam);
+}
+
+/* one buffer of both nets, compared */
+static double
+compare_tensor(const char *what, const SynthReal *cpu, const SynthReal *dev, size_t count)
+{
+	SynthReal  *back = malloc((count + 1) * sizeof(SynthReal));
+	double		err;
+
+	be_get(other_be, back, dev, count);
+	err = rel_err(cpu, back, count);
+	free(back);
+	if (!(err <= PARITY_STEP_TOLERANCE))
+	{
+		printf("gpu parity: FAIL (training step, %s: max rel err %.3g > %.0e on %s)\n",
+			   what, err, PARITY_STEP_TOLERANCE, other_be->name);
+		exit(1);
+	}
+	return err;
+}
+
+static double
+compare_training_step(void)
+{
+	StepNet		a,
+				b;
+	double		worst = 0.0;
+
+	step_build(cpu_be, &a);
+	step_build(other_be, &b);
+	step_run(cpu_be, &a);
+	step_run(other_be, &b);
+	for (int i = 0; i < 3; i++)
+	{
+		double		err = fabs(a.losses[i] - b.losses[i]) / fmax(fabs(a.losses[i]), 1e-3);
+
+		if (!(err <= PARITY_STEP_TOLERANCE))
+		{
+			printf("gpu parity: FAIL (training step, loss %d: %.9g vs %.9g on %s)\n",
+				   i, a.losses[i], b.losses[i], other_be->name);
+			exit(1);
+		}
+		worst = fmax(worst, err);
+	}
+	worst = fmax(worst, compare_tensor("generator gradients", a.gen.grads, b.gen.grads, a.gen.count));
+	worst = fmax(worst, compare_tensor("critic gradients", a.dis.grads, b.dis.grads, a.dis.count));
+	worst = fmax(worst, compare_tensor("generator parameters and running statistics",
+									   a.gen.values, b.gen.values,
+									   a.gen.count + a.gen.state_count));
+	worst = fmax(worst, compare_tensor("critic parameters", a.dis.values, b.dis.values,
+									   a.dis.count));
+	worst = fmax(worst, compare_tensor("generator output", a.act, b.act, STEP_B * STEP_WIDTH));
+	return worst;
+}
+
 int
 main(int argc, char **argv)
 {
 	const char *path = argc > 1 ? argv[1] : "cuda/synth_cuda.so";
+	double		worst_op,
+				worst_step;
 	static const int shapes[][3] = {{67, 45, 93}, {1, 130, 7}, {256, 257, 255}};
 	char		errmsg[SYNTH_CUDA_ERRMSG_LEN];
 	char		name[256];
@@ -158,6 +732,18 @@ main(int argc, char **argv)
 	int			ndevices;
 	unsigned long long state = 20240601ULL;
 	double		worst = 0.0;
+
+	cpu_be = synth_backend_cpu();
+	if (strcmp(path, "--cpu") == 0)
+	{
+		/* the harness against itself: CPU on both sides */
+		other_be = cpu_be;
+		worst_op = compare_nn_ops(&state);
+		worst_step = compare_training_step();
+		printf("gpu parity: harness PASS on the CPU alone (max rel err %.3g ops, %.3g step)\n",
+			   worst_op, worst_step);
+		return 0;
+	}
 
 	library = dlopen(path, RTLD_NOW | RTLD_LOCAL);
 	if (library == NULL)
@@ -192,8 +778,18 @@ main(int argc, char **argv)
 					worst = err;
 			}
 
-	printf("gpu parity: PASS (max rel err %.3g, gemm in 4 transpose cases x %zu shapes on %s)\n",
-		   worst, sizeof(shapes) / sizeof(shapes[0]), cuda->device_name(context));
+	gpu.api = cuda;
+	gpu.cuda = context;
+	gpu.failed = gpu_failed;
+	synth_backend_gpu_init(&gpu_backend, &gpu, cuda->device_name(context));
+	other_be = &gpu_backend;
+	worst_op = compare_nn_ops(&state);
+	worst_step = compare_training_step();
+
+	printf("gpu parity: PASS (max rel err %.3g gemm in 4 transpose cases x %zu shapes, "
+		   "%.3g neural-network operations, %.3g one training step; on %s)\n",
+		   worst, sizeof(shapes) / sizeof(shapes[0]), worst_op, worst_step,
+		   cuda->device_name(context));
 	cuda->close(context);
 	return 0;
 }
