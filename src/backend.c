@@ -181,14 +181,21 @@ SynthBackendInit(void)
 const SynthBackend *
 synth_backend_get(void)
 {
-	if (synth_device == SYNTH_DEVICE_CPU)
+	return synth_backend_for(synth_device);
+}
+
+/* The backend of a SynthDevice: a training's "device" option, or synth.device. */
+const SynthBackend *
+synth_backend_for(int device)
+{
+	if (device == SYNTH_DEVICE_CPU)
 		return synth_backend_cpu();
 
 	ProbeGpu();
 	if (gpu_state == GPU_READY)
 		return &gpu_backend;
 
-	if (synth_device == SYNTH_DEVICE_GPU)
+	if (device == SYNTH_DEVICE_GPU)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("synth.device is \"gpu\" but no CUDA device is available"),

@@ -363,6 +363,7 @@ extern void synth_backend_gpu_init(SynthBackend *backend, SynthGpu *gpu, const c
  */
 extern void SynthBackendInit(void);
 extern const SynthBackend *synth_backend_get(void);
+extern const SynthBackend *synth_backend_for(int device);
 extern void *synth_buffer_alloc(const SynthBackend *backend, size_t bytes);
 extern void synth_buffer_free(const SynthBackend *backend, void *buffer);
 extern void synth_buffer_upload(const SynthBackend *backend, void *buffer,

@@ -131,7 +131,9 @@ synth_generator_fill(SynthGenerator *gen, int rows)
 	Assert(rows <= gen->capacity);
 	MemoryContextReset(gen->batchcxt);
 	oldcxt = MemoryContextSwitchTo(gen->batchcxt);
-	if (gen->cond)
+	if (model->neural)
+		synth_neural_sample(gen, rows);
+	else if (gen->cond)
 		synth_copula_sample_given(model, gen->cond, rows, &gen->rng, gen->u);
 	else if (gen->allowed)
 		synth_copula_sample_restricted(model, gen->allowed, rows, &gen->rng, gen->u);

@@ -20,8 +20,13 @@
 
 typedef enum SynthMethod
 {
-	SYNTH_METHOD_COPULA = 1
+	SYNTH_METHOD_COPULA = 1,
+	/* 2 is kept for mst */
+	SYNTH_METHOD_CTGAN = 3,
+	SYNTH_METHOD_TVAE = 4
 } SynthMethod;
+
+struct SynthNeural;				/* model_neural.c */
 
 /*
  * One attribute of the source table as the model knows it.  Every attribute
@@ -79,6 +84,9 @@ typedef struct SynthModel
 	/* copula: dim x dim lower Cholesky factor of the normal-score correlation */
 	int			dim;
 	double	   *chol;
+
+	/* tvae, ctgan: dim uniform scores per row as the copula's, from a network */
+	struct SynthNeural *neural;
 } SynthModel;
 
 /* train.c */
@@ -181,6 +189,45 @@ extern bool synth_condition_check(SynthCondition *cond, const Datum *values, con
 extern void synth_restrict_dim(SynthAllowedSet **allowed, int dim, const SynthAllowedSet *set);
 extern List *synth_rebalance_strata(SynthModel *model, TupleDesc desc, const int *att_encoder,
 									Jsonb *shares, int64 n);
+
+/* model_neural.c, model_tvae.c, model_ctgan.c: the neural methods */
+#define SYNTH_DEFAULT_MAX_MODES		10
+#define SYNTH_MIN_MODE_WEIGHT		0.005	/* mixture components lighter than this are dropped */
+#define SYNTH_MAX_ENCODED_WIDTH		100000	/* slots of an encoded row */
+
+/* The options of synth_train that the neural methods read. */
+typedef struct SynthNeuralOptions
+{
+	bool		given;			/* was any of them given? */
+	int			epochs;			/* 0: the method's default */
+	int			batch_size;
+	int			device;			/* SynthDevice, or -1: synth.device */
+	int			progress_every; /* epochs between progress NOTICEs, 0: none */
+	int			embedding_dim;
+	double		learning_rate;	/* 0: the method's default */
+	int			pac;
+	int			discriminator_steps;
+	int			max_modes;
+} SynthNeuralOptions;
+
+/* Called after every epoch of a neural training (a background job records it). */
+typedef void (*SynthProgressHook) (void *arg, int epoch, int epochs, double loss);
+extern SynthProgressHook synth_progress_hook;
+extern void *synth_progress_arg;
+
+extern bool synth_method_is_neural(SynthMethod method);
+extern const char *synth_method_name(SynthMethod method);
+extern void synth_neural_options_init(SynthNeuralOptions *opts);
+extern bool synth_neural_option(SynthNeuralOptions *opts, const char *key, JsonbValue *value);
+extern void synth_neural_fit(SynthModel *model, SynthColumn *cols, SynthSample *sample,
+							 const int *sample_col, const SynthNeuralOptions *opts, uint64 seed);
+extern void synth_neural_spec_json(SynthModel *model, StringInfo buf);
+extern void synth_neural_metrics_json(SynthModel *model, StringInfo buf);
+extern void synth_neural_serialize(SynthModel *model, StringInfo buf);
+extern const char *synth_neural_deserialize(SynthModel *model, const char *p, const char *end,
+											int64 model_id);
+struct SynthGenerator;
+extern void synth_neural_sample(struct SynthGenerator *gen, int rows);
 
 /* model_io.c */
 extern bytea *synth_model_serialize(SynthModel *model);

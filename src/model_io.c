@@ -87,8 +87,11 @@ synth_model_serialize(SynthModel *model)
 		put_int32(&payload, e->null_dim);
 	}
 	put_int32(&payload, model->dim);
-	for (int k = 0; k < model->dim * model->dim; k++)
-		put_double(&payload, model->chol[k]);
+	if (synth_method_is_neural(model->method))
+		synth_neural_serialize(model, &payload);
+	else
+		for (int k = 0; k < model->dim * model->dim; k++)
+			put_double(&payload, model->chol[k]);
 
 	INIT_CRC32C(crc);
 	COMP_CRC32C(crc, payload.data, payload.len);
@@ -204,7 +207,7 @@ synth_model_deserialize(bytea *weights, int64 model_id)
 				 errmsg("synth model " INT64_FORMAT " has weights format version %u, this synth reads version %d",
 						model_id, version, SYNTH_MODEL_VERSION),
 				 errhint("Train a new model with synth_train.")));
-	if (method != SYNTH_METHOD_COPULA)
+	if (method != SYNTH_METHOD_COPULA && !synth_method_is_neural((SynthMethod) method))
 		corrupt(&r, "The weights name an unknown method.");
 	if ((int64) payload_len != (int64) len - HEADER_BYTES)
 		corrupt(&r, "The weights are truncated or have trailing bytes.");
@@ -262,9 +265,14 @@ synth_model_deserialize(bytea *weights, int64 model_id)
 			corrupt(&r, "A categorical column has no categories.");
 	}
 	model->dim = get_count(&r, SYNTH_MAX_COLUMNS);
-	model->chol = palloc(sizeof(double) * Max(model->dim * model->dim, 1));
-	for (int k = 0; k < model->dim * model->dim; k++)
-		model->chol[k] = get_double(&r);
+	if (synth_method_is_neural(model->method))
+		r.p = synth_neural_deserialize(model, r.p, r.end, model_id);
+	else
+	{
+		model->chol = palloc(sizeof(double) * Max(model->dim * model->dim, 1));
+		for (int k = 0; k < model->dim * model->dim; k++)
+			model->chol[k] = get_double(&r);
+	}
 	for (int i = 0; i < model->natts; i++)
 		if (model->encoders[i].dim < -1 || model->encoders[i].dim >= model->dim ||
 			model->encoders[i].null_dim < -1 || model->encoders[i].null_dim >= model->dim)

@@ -239,6 +239,166 @@ extern void nn_critic_backward(const SynthBackend *be, const NnParams *p, NnCrit
 extern double nn_critic_penalty(const SynthBackend *be, NnParams *p, NnCritic *c, int rows,
 								const SynthReal *inp, NnRng *rng, SynthReal lambda);
 
+/* ---------------------------------------------------------------- encoded rows */
+
+/*
+ * How a table's rows are encoded for the networks (src/model_neural.c): the
+ * first nalpha columns are the continuous columns' positions inside their
+ * mode, in [-1, 1] (tanh outputs), followed by nspans one-hot spans (softmax
+ * outputs): each continuous column's mode and each categorical column's
+ * category.  Spans of categorical columns are "discrete": CTGAN's
+ * conditional vector has one slot per slot of every discrete span.
+ */
+typedef struct NnLayout
+{
+	int			width;
+	int			nalpha;
+	int			nspans;
+	int		   *span_start;		/* column of the span's first slot */
+	int		   *span_len;
+	bool	   *span_discrete;
+	int		   *span_cond;		/* discrete: first slot in the conditional vector; else -1 */
+	int			cond_width;		/* slots of all discrete spans */
+} NnLayout;
+
+/* ---------------------------------------------------------------- TVAE (nn_tvae.c) */
+
+/*
+ * The variational autoencoder of Xu et al. 2019 as sdv-dev/CTGAN builds it:
+ * encoder (Linear, ReLU) per compress size, then Linear to mu and to logvar;
+ * decoder (Linear, ReLU) per decompress size, then Linear to the encoded row,
+ * and a trained sigma per continuous position.  The loss is loss_factor times
+ * the reconstruction (Gaussian on tanh of the positions, cross-entropy on the
+ * spans) plus the KL divergence, both per row.
+ */
+typedef struct NnTvaeConfig
+{
+	int			embedding_dim;	/* 128 */
+	int			ncompress;
+	int			compress[NN_MAX_HIDDEN];	/* 128, 128 */
+	int			ndecompress;
+	int			decompress[NN_MAX_HIDDEN];	/* 128, 128 */
+	SynthReal	loss_factor;	/* 2 */
+	NnAdam		adam;			/* lr 1e-3, betas 0.9/0.999, eps 1e-8, weight decay 1e-5 */
+} NnTvaeConfig;
+
+typedef struct NnTvae
+{
+	NnTvaeConfig config;
+	const NnLayout *layout;
+	NnParams	params;
+	NnLinear	enc[NN_MAX_HIDDEN];
+	NnLinear	fc_mu;
+	NnLinear	fc_logvar;
+	NnLinear	dec[NN_MAX_HIDDEN + 1];	/* the last maps to the encoded row */
+	int			sigma;			/* tensor (nalpha): noise of the continuous positions */
+	int			max_hidden;
+
+	/* buffers for batches of up to batch rows */
+	int			batch;
+	SynthReal  *x;				/* (B, width) real rows, filled by the caller */
+	SynthReal  *h[NN_MAX_HIDDEN];	/* (B, compress i) after ReLU */
+	SynthReal  *mu;				/* (B, E) */
+	SynthReal  *logvar;			/* (B, E) */
+	SynthReal  *eps;			/* (B, E) */
+	SynthReal  *z;				/* (B, E) latent rows; noise when sampling */
+	SynthReal  *g[NN_MAX_HIDDEN];	/* (B, decompress i) after ReLU */
+	SynthReal  *rec;			/* (B, width) decoder output */
+	SynthReal  *out;			/* (B, width) sampled rows: tanh positions, span probabilities */
+	SynthReal  *drec;			/* (B, width) */
+	SynthReal  *dsigma;			/* (nalpha) */
+	SynthReal  *work1;			/* (B, max hidden) */
+	SynthReal  *work2;			/* (B, max hidden) */
+	SynthReal  *dz;				/* (B, E) */
+	SynthReal  *dmu;			/* (B, E) */
+	SynthReal  *dlogvar;		/* (B, E) */
+	SynthReal  *loss;			/* (B) */
+} NnTvae;
+
+extern void nn_tvae_config_default(NnTvaeConfig *config);
+extern void nn_tvae_declare(NnTvae *net, const NnTvaeConfig *config, const NnLayout *layout);
+extern void nn_tvae_layout(NnTvae *net, NnArena *arena, int batch);
+extern double nn_tvae_forward(const SynthBackend *be, NnTvae *net, int B, NnRng *rng);
+extern void nn_tvae_backward(const SynthBackend *be, NnTvae *net, int B);
+extern double nn_tvae_step(const SynthBackend *be, NnTvae *net, int B, NnRng *rng);
+extern void nn_tvae_sample(const SynthBackend *be, NnTvae *net, int B, NnRng *rng);
+
+/* ---------------------------------------------------------------- CTGAN (nn_ctgan.c) */
+
+/*
+ * The conditional GAN of Xu et al. 2019 as sdv-dev/CTGAN builds it.  The
+ * generator maps noise and a conditional vector through residual layers
+ * (Linear, BatchNorm, ReLU, output concatenated with the layer's input) and
+ * a Linear to logits of an encoded row, activated by tanh (positions) and a
+ * Gumbel softmax (spans).  The critic (NnCritic) scores pac rows at once,
+ * each with its conditional vector, and is trained as WGAN-GP.
+ */
+typedef struct NnCtganConfig
+{
+	int			embedding_dim;	/* 128 */
+	int			ngenerator;
+	int			generator[NN_MAX_HIDDEN];	/* 256, 256 */
+	int			ndiscriminator;
+	int			discriminator[NN_MAX_HIDDEN];	/* 256, 256 */
+	int			pac;			/* 10 */
+	SynthReal	tau;			/* Gumbel-softmax temperature 0.2 */
+	SynthReal	gp_lambda;		/* 10 */
+	SynthReal	leaky_slope;	/* 0.2 */
+	SynthReal	dropout;		/* 0.5 */
+	NnAdam		gen_adam;		/* lr 2e-4, betas 0.5/0.9, weight decay 1e-6 */
+	NnAdam		dis_adam;		/* the same */
+} NnCtganConfig;
+
+typedef struct NnCtgan
+{
+	NnCtganConfig config;
+	const NnLayout *layout;
+	NnParams	gen;			/* generator */
+	NnParams	dis;			/* critic */
+	NnLinear	gfc[NN_MAX_HIDDEN];
+	NnBatchNorm gbn[NN_MAX_HIDDEN];
+	NnLinear	gout;
+	NnCritic	critic;
+	int			gen_in;			/* embedding + conditional vector */
+	int			wide;			/* sum of the generator sizes + gen_in */
+	int			row;			/* width + conditional vector: one row as the critic sees it */
+	int			max_hidden;
+
+	/* buffers for batches of up to batch rows (a multiple of pac) */
+	int			batch;
+	SynthReal  *cond;			/* (B, cond_width) conditions of the fake rows, by the caller */
+	SynthReal  *real;			/* (B, row) real rows and their conditions, by the caller */
+	SynthReal  *noise;			/* (B, embedding) */
+	SynthReal  *hidden;			/* (B, wide): [h_k | ... | h_1 | noise | cond] */
+	SynthReal  *pre[NN_MAX_HIDDEN];	/* (B, generator i) before batch norm */
+	NnBatchNormSaved saved[NN_MAX_HIDDEN];
+	SynthReal  *normed;			/* (B, max hidden) after batch norm */
+	SynthReal  *fake;			/* (B, width) generator logits */
+	SynthReal  *fakeact;		/* (B, row) activated rows and their conditions */
+	SynthReal  *mixed;			/* (B, row) interpolated rows of the penalty */
+	SynthReal  *alpha;			/* (B / pac) */
+	SynthReal  *dfakeact;		/* (B, row) */
+	SynthReal  *dfake;			/* (B, width) */
+	SynthReal  *dhidden;		/* (B, wide) */
+	SynthReal  *dnormed;		/* (B, max hidden) */
+	SynthReal  *dpre;			/* (B, max hidden) */
+	SynthReal  *loss;			/* (B) */
+} NnCtgan;
+
+extern void nn_ctgan_config_default(NnCtganConfig *config);
+extern void nn_ctgan_declare(NnCtgan *net, const NnCtganConfig *config, const NnLayout *layout);
+extern void nn_ctgan_layout(NnCtgan *net, NnArena *arena, int batch, bool training);
+extern void nn_ctgan_generate(const SynthBackend *be, NnCtgan *net, int B, bool training,
+							  NnRng *rng);
+extern double nn_ctgan_critic_loss(const SynthBackend *be, NnCtgan *net, int B, NnRng *rng,
+								   double *penalty);
+extern double nn_ctgan_critic_step(const SynthBackend *be, NnCtgan *net, int B, NnRng *rng,
+								   double *penalty);
+extern double nn_ctgan_generator_loss(const SynthBackend *be, NnCtgan *net, int B, NnRng *rng,
+									  double *cond_loss);
+extern double nn_ctgan_generator_step(const SynthBackend *be, NnCtgan *net, int B, NnRng *rng,
+									  double *cond_loss);
+
 /* ---------------------------------------------------------------- all operations */
 
 extern bool nn_backend_complete(const SynthBackend *be, const char **missing);

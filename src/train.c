@@ -42,10 +42,13 @@ typedef struct TrainOptions
 	uint64		seed;
 	int			rare_k;
 	int64		sample_rows;	/* 0: as many as synth.train_memory allows */
+	SynthNeuralOptions neural;	/* tvae, ctgan */
 } TrainOptions;
 
 static const char *const known_options[] = {"columns", "exclude", "seed", "rare_category_k",
 "sample_rows", NULL};
+static const char *const neural_options[] = {"epochs", "batch_size", "device", "progress_every",
+"embedding_dim", "learning_rate", "pac", "discriminator_steps", "max_modes", NULL};
 
 static void
 option_error(const char *key, const char *what)
@@ -83,6 +86,7 @@ parse_options(Jsonb *options, TrainOptions *opts)
 	memset(opts, 0, sizeof(*opts));
 	opts->seed = SYNTH_DEFAULT_SEED;
 	opts->rare_k = SYNTH_DEFAULT_RARE_K;
+	synth_neural_options_init(&opts->neural);
 
 	if (options == NULL)
 		return;
@@ -118,11 +122,15 @@ parse_options(Jsonb *options, TrainOptions *opts)
 					key = pnstrdup(v.val.string.val, v.val.string.len);
 					for (int i = 0; known_options[i]; i++)
 						known |= strcmp(key, known_options[i]) == 0;
+					for (int i = 0; neural_options[i]; i++)
+						known |= strcmp(key, neural_options[i]) == 0;
 					if (!known)
 						ereport(ERROR,
 								(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 								 errmsg("unknown option \"%s\"", key),
-								 errhint("The options of method copula are columns, exclude, seed, rare_category_k and sample_rows.")));
+								 errhint("The options of method copula are columns, exclude, seed, rare_category_k and sample_rows; "
+										 "tvae and ctgan also take epochs, batch_size, device, progress_every, embedding_dim, "
+										 "learning_rate and max_modes, and ctgan pac and discriminator_steps.")));
 					break;
 				}
 			case WJB_ELEM:
@@ -137,6 +145,8 @@ parse_options(Jsonb *options, TrainOptions *opts)
 					opts->rare_k = (int) option_number(key, &v, 1, 1000000);
 				else if (strcmp(key, "sample_rows") == 0)
 					opts->sample_rows = (int64) option_number(key, &v, 1000, 1.0e12);
+				else if (synth_neural_option(&opts->neural, key, &v))
+					;
 				else
 					option_error(key, "must be an array of column names");
 				break;
@@ -219,7 +229,12 @@ resolve_method(const char *method, const char **reason)
 		*reason = "requested";
 		return SYNTH_METHOD_COPULA;
 	}
-	if (strcmp(method, "ctgan") == 0 || strcmp(method, "tvae") == 0 || strcmp(method, "mst") == 0)
+	if (strcmp(method, "tvae") == 0)
+	{
+		*reason = "requested";
+		return SYNTH_METHOD_TVAE;
+	}
+	if (strcmp(method, "ctgan") == 0 || strcmp(method, "mst") == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("method \"%s\" is not available in this version of synth", method),
@@ -229,6 +244,24 @@ resolve_method(const char *method, const char **reason)
 			 errmsg("unknown method \"%s\"", method),
 			 errhint("Methods are 'auto' and 'copula'.")));
 	return SYNTH_METHOD_COPULA;	/* keep compiler quiet */
+}
+
+/* Ensure the options of the neural methods are given only to them. */
+static void
+CheckMethodOptions(SynthMethod method, TrainOptions *opts)
+{
+	if (opts->neural.given && !synth_method_is_neural(method))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("options epochs, batch_size, device, progress_every, embedding_dim, learning_rate, pac, discriminator_steps and max_modes do not apply to method %s",
+						synth_method_name(method)),
+				 errhint("They are options of methods tvae and ctgan.")));
+	if (method != SYNTH_METHOD_CTGAN && (opts->neural.pac || opts->neural.discriminator_steps))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("option \"%s\" does not apply to method %s",
+						opts->neural.pac ? "pac" : "discriminator_steps", synth_method_name(method)),
+				 errhint("It is an option of method ctgan.")));
 }
 
 /* Does the attribute have a default expression? */
@@ -246,6 +279,7 @@ int64
 synth_train_relation(Oid relid, const char *method_name, Jsonb *options)
 {
 	const char *reason;
+	SynthMethod method;
 	TrainOptions opts;
 	Relation	rel;
 	TupleDesc	desc;
@@ -264,7 +298,8 @@ synth_train_relation(Oid relid, const char *method_name, Jsonb *options)
 	char	   *schema_name;
 
 	parse_options(options, &opts);
-	(void) resolve_method(method_name, &reason);
+	method = resolve_method(method_name, &reason);
+	CheckMethodOptions(method, &opts);
 
 	INSTR_TIME_SET_CURRENT(start);
 	rel = relation_open(relid, AccessShareLock);
@@ -277,7 +312,7 @@ synth_train_relation(Oid relid, const char *method_name, Jsonb *options)
 
 	/* plan: every attribute gets an encoder; modelled ones a reader column */
 	model = palloc0(sizeof(SynthModel));
-	model->method = SYNTH_METHOD_COPULA;
+	model->method = method;
 	model->encoders = palloc0(sizeof(SynthEncoder) * Max(desc->natts, 1));
 	cols = palloc0(sizeof(SynthColumn) * Max(desc->natts, 1));
 	sample_col = palloc(sizeof(int) * Max(desc->natts, 1));
@@ -361,7 +396,10 @@ synth_train_relation(Oid relid, const char *method_name, Jsonb *options)
 		if (sample_col[i] >= 0)
 			synth_encoder_fit(&model->encoders[i], &cols[sample_col[i]], sample,
 							  sample_col[i], opts.rare_k);
-	synth_copula_fit(model, cols, sample, sample_col, opts.seed);
+	if (synth_method_is_neural(method))
+		synth_neural_fit(model, cols, sample, sample_col, &opts.neural, opts.seed);
+	else
+		synth_copula_fit(model, cols, sample, sample_col, opts.seed);
 
 	INSTR_TIME_SET_CURRENT(elapsed);
 	INSTR_TIME_SUBTRACT(elapsed, start);
@@ -369,7 +407,7 @@ synth_train_relation(Oid relid, const char *method_name, Jsonb *options)
 	/* store */
 	weights = synth_model_serialize(model);
 	initStringInfo(&spec);
-	appendStringInfoString(&spec, "{\"method\": \"copula\", \"requested_method\": ");
+	appendStringInfo(&spec, "{\"method\": \"%s\", \"requested_method\": ", synth_method_name(method));
 	escape_json(&spec, method_name);
 	appendStringInfoString(&spec, ", \"reason\": ");
 	escape_json(&spec, reason);
@@ -382,15 +420,24 @@ synth_train_relation(Oid relid, const char *method_name, Jsonb *options)
 					 ", \"copula_dim\": %d, \"columns\": ",
 					 (int64) opts.seed, opts.rare_k, opts.sample_rows, sample->nrows, model->dim);
 	synth_model_spec_json(model, &spec);
+	if (synth_method_is_neural(method))
+	{
+		appendStringInfoString(&spec, ", ");
+		synth_neural_spec_json(model, &spec);
+	}
 	appendStringInfoChar(&spec, '}');
 
 	initStringInfo(&metrics);
 	appendStringInfo(&metrics, "{\"train_seconds\": %.3f, \"rows_read\": " INT64_FORMAT
-					 ", \"rows_sampled\": " INT64_FORMAT ", \"train_memory_kb\": %d}",
+					 ", \"rows_sampled\": " INT64_FORMAT ", \"train_memory_kb\": %d",
 					 INSTR_TIME_GET_DOUBLE(elapsed), sample->nrows_total, sample->nrows,
 					 synth_train_memory_kb);
+	if (synth_method_is_neural(method))
+		synth_neural_metrics_json(model, &metrics);
+	appendStringInfoChar(&metrics, '}');
 
-	id = synth_catalog_store(rel, "copula", model->n_rows, spec.data, weights, metrics.data);
+	id = synth_catalog_store(rel, synth_method_name(method), model->n_rows, spec.data, weights,
+							 metrics.data);
 	relation_close(rel, NoLock);
 	return id;
 }

@@ -667,6 +667,246 @@ test_critic(void)
 	}
 }
 
+/* ---------------------------------------------------------------- TVAE */
+
+typedef struct TvaeCase
+{
+	NnTvae		net;
+	NnLayout	layout;
+	int			B;
+} TvaeCase;
+
+/* the whole TVAE loss, with the same latent noise every time */
+static double
+tvae_loss(void *arg)
+{
+	TvaeCase   *t = arg;
+	NnRng		rng = {8, 0};
+
+	return nn_tvae_forward(be, &t->net, t->B, &rng);
+}
+
+static void
+test_tvae(void)
+{
+	static int	span_start[] = {2, 5};
+	static int	span_len[] = {3, 2};
+	static bool span_discrete[] = {false, true};
+	static int	span_cond[] = {-1, 0};
+	TvaeCase	t;
+	NnTvaeConfig config;
+	NnArena		arena = {NULL, 0};
+	NnRng		rng = {9, 0};
+	NnParams   *p;
+	char		name[64];
+
+	memset(&t, 0, sizeof(t));
+	t.B = 6;
+	t.layout.width = 7;
+	t.layout.nalpha = 2;
+	t.layout.nspans = 2;
+	t.layout.span_start = span_start;
+	t.layout.span_len = span_len;
+	t.layout.span_discrete = span_discrete;
+	t.layout.span_cond = span_cond;
+	t.layout.cond_width = 2;
+	nn_tvae_config_default(&config);
+	config.embedding_dim = 3;
+	config.ncompress = 2;
+	config.compress[0] = 5;
+	config.compress[1] = 4;
+	config.ndecompress = 1;
+	config.decompress[0] = 6;
+	nn_tvae_declare(&t.net, &config, &t.layout);
+	p = &t.net.params;
+	nn_params_bind(p, alloc_zero(p->count), alloc_zero(p->count), alloc_zero(p->count),
+				   alloc_zero(p->count));
+	nn_params_init(be, p, &rng);
+	/* sigma away from its initial 0.1, so that its gradient is not dominated by 1/sigma */
+	for (size_t i = 0; i < 2; i++)
+		nn_value(p, t.net.sigma)[i] = 0.5 + 0.2 * i;
+	nn_tvae_layout(&t.net, &arena, t.B);
+	arena.base = calloc(1, arena.used);
+	arena.used = 0;
+	nn_tvae_layout(&t.net, &arena, t.B);
+	for (int r = 0; r < t.B; r++)
+	{
+		SynthReal  *row = t.net.x + r * 7;
+
+		row[0] = rand_uniform(-1, 1);
+		row[1] = rand_uniform(-1, 1);
+		row[2 + r % 3] = 1;
+		row[5 + r % 2] = 1;
+	}
+
+	nn_params_zero_grad(be, p);
+	tvae_loss(&t);
+	nn_tvae_backward(be, &t.net, t.B);
+	for (int i = 0; i < p->ntensors; i++)
+	{
+		snprintf(name, sizeof(name), "tvae tensor %d", i);
+		check_gradient(name, tvae_loss, &t, nn_value(p, i), nn_grad(p, i), p->tensors[i].count);
+	}
+
+	/* training lowers the loss */
+	{
+		NnRng		train = {10, 0};
+		double		first = 0,
+					last = 0;
+
+		for (int step = 0; step < 300; step++)
+		{
+			double		loss = nn_tvae_step(be, &t.net, t.B, &train);
+
+			if (step < 10)
+				first += loss;
+			if (step >= 290)
+				last += loss;
+		}
+		checks++;
+		if (!(last < first))
+		{
+			printf("FAIL tvae training: loss %g over the first steps, %g over the last\n",
+				   first / 10, last / 10);
+			failures++;
+		}
+	}
+}
+
+/* ---------------------------------------------------------------- CTGAN */
+
+typedef struct CtganCase
+{
+	NnCtgan		net;
+	NnLayout	layout;
+	int			B;
+	bool		critic;			/* differentiate the critic's loss, else the generator's */
+	SynthReal  *scratch;		/* gradients of the side not differentiated */
+} CtganCase;
+
+/* either loss with the same noise, Gumbel draws and dropout masks every time */
+static double
+ctgan_loss(void *arg)
+{
+	CtganCase  *t = arg;
+	NnRng		rng = {11, 0};
+	NnParams   *p = t->critic ? &t->net.dis : &t->net.gen;
+	SynthReal  *grads = p->grads;
+	double		extra,
+				loss;
+
+	p->grads = t->scratch;		/* the pass adds to gradients: give it scratch ones */
+	loss = t->critic ? nn_ctgan_critic_loss(be, &t->net, t->B, &rng, &extra) + extra :
+		nn_ctgan_generator_loss(be, &t->net, t->B, &rng, &extra);
+	p->grads = grads;
+	return loss;
+}
+
+static void
+test_ctgan(void)
+{
+	static int	span_start[] = {2, 5, 7};
+	static int	span_len[] = {3, 2, 3};
+	static bool span_discrete[] = {false, true, true};
+	static int	span_cond[] = {-1, 0, 2};
+	CtganCase	t;
+	NnCtganConfig config;
+	NnArena		arena = {NULL, 0};
+	NnRng		rng = {12, 0};
+	char		name[64];
+
+	memset(&t, 0, sizeof(t));
+	t.B = 8;
+	t.layout.width = 10;
+	t.layout.nalpha = 2;
+	t.layout.nspans = 3;
+	t.layout.span_start = span_start;
+	t.layout.span_len = span_len;
+	t.layout.span_discrete = span_discrete;
+	t.layout.span_cond = span_cond;
+	t.layout.cond_width = 5;
+	nn_ctgan_config_default(&config);
+	config.embedding_dim = 4;
+	config.generator[0] = 6;
+	config.generator[1] = 5;
+	config.discriminator[0] = 7;
+	config.discriminator[1] = 4;
+	config.pac = 2;
+	nn_ctgan_declare(&t.net, &config, &t.layout);
+	nn_params_bind(&t.net.gen, alloc_zero(t.net.gen.count + t.net.gen.state_count),
+				   alloc_zero(t.net.gen.count), alloc_zero(t.net.gen.count),
+				   alloc_zero(t.net.gen.count));
+	nn_params_bind(&t.net.dis, alloc_zero(t.net.dis.count), alloc_zero(t.net.dis.count),
+				   alloc_zero(t.net.dis.count), alloc_zero(t.net.dis.count));
+	nn_params_init(be, &t.net.gen, &rng);
+	nn_params_init(be, &t.net.dis, &rng);
+	t.scratch = alloc_zero(t.net.gen.count + t.net.dis.count);
+	nn_ctgan_layout(&t.net, &arena, t.B, true);
+	arena.base = calloc(1, arena.used);
+	arena.used = 0;
+	nn_ctgan_layout(&t.net, &arena, t.B, true);
+	/* conditions: one slot of one discrete span per row; real rows likewise */
+	for (int r = 0; r < t.B; r++)
+	{
+		SynthReal  *cond = t.net.cond + r * 5;
+		SynthReal  *real = t.net.real + r * 15;
+
+		cond[r % 2 ? 0 + r % 2 : 2 + r % 3] = 1;
+		real[0] = rand_uniform(-1, 1);
+		real[1] = rand_uniform(-1, 1);
+		real[2 + r % 3] = 1;
+		real[5 + r % 2] = 1;
+		real[7 + (r + 1) % 3] = 1;
+		memcpy(real + 10, cond, 5 * sizeof(SynthReal));
+	}
+
+	for (int side = 0; side < 2; side++)
+	{
+		NnParams   *p = side ? &t.net.dis : &t.net.gen;
+
+		t.critic = side == 1;
+		nn_params_zero_grad(be, p);
+		{
+			SynthReal  *scratch = t.scratch;
+
+			/* the analytic pass writes the real gradients */
+			t.scratch = p->grads;
+			ctgan_loss(&t);
+			t.scratch = scratch;
+		}
+		for (int i = 0; i < p->ntensors; i++)
+		{
+			if (!p->tensors[i].trained)
+				continue;
+			snprintf(name, sizeof(name), "ctgan %s tensor %d", side ? "critic" : "generator", i);
+			check_gradient(name, ctgan_loss, &t, nn_value(p, i), nn_grad(p, i),
+						   p->tensors[i].count);
+		}
+	}
+
+	/* steps run, and generation without training uses the running statistics */
+	{
+		NnRng		train = {13, 0};
+		double		penalty,
+					cond_loss;
+
+		for (int step = 0; step < 20; step++)
+		{
+			nn_ctgan_critic_step(be, &t.net, t.B, &train, &penalty);
+			nn_ctgan_generator_step(be, &t.net, t.B, &train, &cond_loss);
+		}
+		nn_ctgan_generate(be, &t.net, t.B, false, &train);
+		checks++;
+		for (int i = 0; i < t.B * 15; i++)
+			if (!isfinite(t.net.fakeact[i]))
+			{
+				printf("FAIL ctgan generation: value %d is %g\n", i, t.net.fakeact[i]);
+				failures++;
+				break;
+			}
+	}
+}
+
 /* ---------------------------------------------------------------- Adam */
 
 static void
@@ -794,6 +1034,8 @@ main(void)
 	test_loss(3, "norm penalty");
 	test_reparam();
 	test_critic();
+	test_tvae();
+	test_ctgan();
 	test_adam();
 	test_random();
 
