@@ -17,7 +17,7 @@ SELECT synth_train(NULL);
 
 -- unknown method and options
 SELECT synth_train('t', 'magic');
-SELECT synth_train('t', 'ctgan');
+SELECT synth_train('t', 'mst');
 SELECT synth_train('t', 'copula', '{"epohcs": 10}');
 SELECT synth_train('t', 'copula', '{"seed": "abc"}');
 SELECT synth_train('t', 'copula', '{"rare_category_k": 0}');

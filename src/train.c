@@ -234,7 +234,12 @@ resolve_method(const char *method, const char **reason)
 		*reason = "requested";
 		return SYNTH_METHOD_TVAE;
 	}
-	if (strcmp(method, "ctgan") == 0 || strcmp(method, "mst") == 0)
+	if (strcmp(method, "ctgan") == 0)
+	{
+		*reason = "requested";
+		return SYNTH_METHOD_CTGAN;
+	}
+	if (strcmp(method, "mst") == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("method \"%s\" is not available in this version of synth", method),
@@ -242,7 +247,7 @@ resolve_method(const char *method, const char **reason)
 	ereport(ERROR,
 			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 			 errmsg("unknown method \"%s\"", method),
-			 errhint("Methods are 'auto' and 'copula'.")));
+			 errhint("Methods are 'auto', 'copula', 'tvae' and 'ctgan'.")));
 	return SYNTH_METHOD_COPULA;	/* keep compiler quiet */
 }
 
