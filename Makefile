@@ -31,6 +31,10 @@ include $(PGXS)
 
 CONTRIB_TESTDB = synth_regression
 
+# The CPU backend's loops are the neural engine's elementwise work: let the
+# compiler vectorise them (about 20 % of a CTGAN step on Adult).
+src/backend_cpu.o: CFLAGS += -O3
+
 .PHONY: cuda-lib install-cuda uninstall-cuda clean-tests unit gpu-test
 
 # ---------------------------------------------------------------- CUDA backend

@@ -469,7 +469,7 @@ lerp_rows_kernel(int rows, int cols, const real *alpha, const real *a, const rea
 
 __global__ static void
 adam_kernel(size_t n, real lr, real beta1, real beta2, real eps, real weight_decay,
-			double c1, double c2, real *param, const real *grad, real *m, real *v)
+			real step_size, real inv_root_c2, real *param, const real *grad, real *m, real *v)
 {
 	GRID_STRIDE(i, n)
 	{
@@ -477,7 +477,7 @@ adam_kernel(size_t n, real lr, real beta1, real beta2, real eps, real weight_dec
 
 		m[i] = beta1 * m[i] + (1 - beta1) * g;
 		v[i] = beta2 * v[i] + (1 - beta2) * g * g;
-		param[i] -= (real) (lr * (m[i] / c1) / (sqrt(v[i] / c2) + eps));
+		param[i] -= step_size * m[i] / (sqrtf(v[i]) * inv_root_c2 + eps);
 	}
 }
 
@@ -784,18 +784,18 @@ nn_cuda_lerp_rows(SynthCudaContext *ctx, int rows, int cols, const real *alpha,
 	LAUNCHED(ctx);
 }
 
-/* The bias corrections are computed here in double, as the CPU computes them. */
+/* The step and the bias correction are computed here, as the CPU computes them. */
 SynthCudaStatus
 nn_cuda_adam(SynthCudaContext *ctx, size_t n, real lr, real beta1, real beta2, real eps,
 			 real weight_decay, int step, real *param, const real *grad, real *m, real *v)
 {
-	double		c1 = 1.0 - pow((double) beta1, step);
-	double		c2 = 1.0 - pow((double) beta2, step);
+	real		step_size = (real) (lr / (1.0 - pow((double) beta1, step)));
+	real		inv_root_c2 = (real) (1.0 / sqrt(1.0 - pow((double) beta2, step)));
 
 	if (n == 0)
 		return SYNTH_CUDA_OK;
-	adam_kernel<<<blocks_for(n), THREADS>>>(n, lr, beta1, beta2, eps, weight_decay, c1, c2,
-											param, grad, m, v);
+	adam_kernel<<<blocks_for(n), THREADS>>>(n, lr, beta1, beta2, eps, weight_decay, step_size,
+											inv_root_c2, param, grad, m, v);
 	LAUNCHED(ctx);
 }
 

@@ -15,6 +15,8 @@
 
 #include "backend.h"
 
+#define CPU_MAX_COLS	256		/* columns whose statistics one pass keeps on the stack */
+
 static bool
 cpu_supports(const SynthBackend *backend, SynthOp op)
 {
@@ -150,6 +152,7 @@ cpu_bias_grad(const SynthBackend *backend, int rows, int cols, const SynthReal *
 	}
 }
 
+/* One row of an activation: the switch is outside the loops so that they vectorise. */
 static void
 cpu_act_forward(const SynthBackend *backend, SynthActivation f, SynthReal slope,
 				int rows, int cols, const SynthReal *inp, int ldi, SynthReal *out, int ldo)
@@ -159,22 +162,20 @@ cpu_act_forward(const SynthBackend *backend, SynthActivation f, SynthReal slope,
 		const SynthReal *x = inp + (size_t) r * ldi;
 		SynthReal  *y = out + (size_t) r * ldo;
 
-		for (int c = 0; c < cols; c++)
+		switch (f)
 		{
-			SynthReal	v = x[c];
-
-			switch (f)
-			{
-				case SYNTH_ACT_RELU:
-					y[c] = v > 0 ? v : 0;
-					break;
-				case SYNTH_ACT_LEAKY_RELU:
-					y[c] = v > 0 ? v : slope * v;
-					break;
-				case SYNTH_ACT_TANH:
-					y[c] = tanh(v);
-					break;
-			}
+			case SYNTH_ACT_RELU:
+				for (int c = 0; c < cols; c++)
+					y[c] = x[c] > 0 ? x[c] : 0;
+				break;
+			case SYNTH_ACT_LEAKY_RELU:
+				for (int c = 0; c < cols; c++)
+					y[c] = x[c] > 0 ? x[c] : slope * x[c];
+				break;
+			case SYNTH_ACT_TANH:
+				for (int c = 0; c < cols; c++)
+					y[c] = (SynthReal) tanh(x[c]);
+				break;
 		}
 	}
 }
@@ -190,24 +191,28 @@ cpu_act_backward(const SynthBackend *backend, SynthActivation f, SynthReal slope
 		const SynthReal *dy = dout + (size_t) r * ldd;
 		SynthReal  *dx = dinp + (size_t) r * ldn;
 
-		for (int c = 0; c < cols; c++)
+		switch (f)
 		{
-			switch (f)
-			{
-				case SYNTH_ACT_RELU:
+			case SYNTH_ACT_RELU:
+				for (int c = 0; c < cols; c++)
 					dx[c] = y[c] > 0 ? dy[c] : 0;
-					break;
-				case SYNTH_ACT_LEAKY_RELU:
+				break;
+			case SYNTH_ACT_LEAKY_RELU:
+				for (int c = 0; c < cols; c++)
 					dx[c] = y[c] > 0 ? dy[c] : slope * dy[c];
-					break;
-				case SYNTH_ACT_TANH:
+				break;
+			case SYNTH_ACT_TANH:
+				for (int c = 0; c < cols; c++)
 					dx[c] = dy[c] * (1 - y[c] * y[c]);
-					break;
-			}
+				break;
 		}
 	}
 }
 
+/*
+ * Statistics are accumulated a row at a time (each column's sum still adds
+ * its rows in order), so that memory is read in order.
+ */
 static void
 cpu_batchnorm_forward(const SynthBackend *backend, int rows, int cols,
 					  bool training, SynthReal momentum, SynthReal eps,
@@ -215,44 +220,68 @@ cpu_batchnorm_forward(const SynthBackend *backend, int rows, int cols,
 					  SynthReal *running_mean, SynthReal *running_var,
 					  SynthReal *mean, SynthReal *rstd, SynthReal *out)
 {
-	for (int c = 0; c < cols; c++)
+	double		mu[CPU_MAX_COLS];
+	double		scale[CPU_MAX_COLS];
+	double		shift[CPU_MAX_COLS];
+
+	for (int c0 = 0; c0 < cols; c0 += CPU_MAX_COLS)
 	{
-		double		mu,
-					rs;
+		int			n = cols - c0 < CPU_MAX_COLS ? cols - c0 : CPU_MAX_COLS;
 
 		if (training)
 		{
-			double		s = 0.0,
-						ss = 0.0,
-						var;
+			double		ss[CPU_MAX_COLS];
 
-			for (int r = 0; r < rows; r++)
-				s += inp[(size_t) r * cols + c];
-			mu = s / rows;
+			for (int c = 0; c < n; c++)
+				mu[c] = ss[c] = 0.0;
 			for (int r = 0; r < rows; r++)
 			{
-				double		d = inp[(size_t) r * cols + c] - mu;
+				const SynthReal *x = inp + (size_t) r * cols + c0;
 
-				ss += d * d;
+				for (int c = 0; c < n; c++)
+					mu[c] += x[c];
 			}
-			var = ss / rows;
-			rs = 1.0 / sqrt(var + eps);
-			mean[c] = (SynthReal) mu;
-			rstd[c] = (SynthReal) rs;
-			running_mean[c] = (SynthReal) ((1.0 - momentum) * running_mean[c] + momentum * mu);
-			running_var[c] = (SynthReal) ((1.0 - momentum) * running_var[c] +
-										  momentum * (rows > 1 ? ss / (rows - 1) : var));
+			for (int c = 0; c < n; c++)
+				mu[c] /= rows;
+			for (int r = 0; r < rows; r++)
+			{
+				const SynthReal *x = inp + (size_t) r * cols + c0;
+
+				for (int c = 0; c < n; c++)
+				{
+					double		d = x[c] - mu[c];
+
+					ss[c] += d * d;
+				}
+			}
+			for (int c = 0; c < n; c++)
+			{
+				double		var = ss[c] / rows;
+				double		rs = 1.0 / sqrt(var + eps);
+
+				mean[c0 + c] = (SynthReal) mu[c];
+				rstd[c0 + c] = (SynthReal) rs;
+				running_mean[c0 + c] = (SynthReal) ((1.0 - momentum) * running_mean[c0 + c] + momentum * mu[c]);
+				running_var[c0 + c] = (SynthReal) ((1.0 - momentum) * running_var[c0 + c] +
+												   momentum * (rows > 1 ? ss[c] / (rows - 1) : var));
+				scale[c] = gamma[c0 + c] * rs;
+				shift[c] = beta[c0 + c];
+			}
 		}
 		else
-		{
-			mu = running_mean[c];
-			rs = 1.0 / sqrt((double) running_var[c] + eps);
-		}
+			for (int c = 0; c < n; c++)
+			{
+				mu[c] = running_mean[c0 + c];
+				scale[c] = gamma[c0 + c] / sqrt((double) running_var[c0 + c] + eps);
+				shift[c] = beta[c0 + c];
+			}
 		for (int r = 0; r < rows; r++)
 		{
-			size_t		i = (size_t) r * cols + c;
+			const SynthReal *x = inp + (size_t) r * cols + c0;
+			SynthReal  *y = out + (size_t) r * cols + c0;
 
-			out[i] = (SynthReal) (gamma[c] * ((inp[i] - mu) * rs) + beta[c]);
+			for (int c = 0; c < n; c++)
+				y[c] = (SynthReal) ((x[c] - mu[c]) * scale[c] + shift[c]);
 		}
 	}
 }
@@ -269,31 +298,49 @@ cpu_batchnorm_backward(const SynthBackend *backend, int rows, int cols,
 					   const SynthReal *dout, SynthReal *dinp,
 					   SynthReal *dgamma, SynthReal *dbeta)
 {
-	for (int c = 0; c < cols; c++)
+	for (int c0 = 0; c0 < cols; c0 += CPU_MAX_COLS)
 	{
-		double		sum_dy = 0.0,
-					sum_dy_xhat = 0.0,
-					mean_g,
-					mean_g_xhat;
+		int			n = cols - c0 < CPU_MAX_COLS ? cols - c0 : CPU_MAX_COLS;
+		double		sum_dy[CPU_MAX_COLS];
+		double		sum_dy_xhat[CPU_MAX_COLS];
+		double		mean_g[CPU_MAX_COLS];
+		double		mean_g_xhat[CPU_MAX_COLS];
 
+		for (int c = 0; c < n; c++)
+			sum_dy[c] = sum_dy_xhat[c] = 0.0;
 		for (int r = 0; r < rows; r++)
 		{
-			size_t		i = (size_t) r * cols + c;
-			double		xhat = (inp[i] - mean[c]) * (double) rstd[c];
+			const SynthReal *x = inp + (size_t) r * cols + c0;
+			const SynthReal *dy = dout + (size_t) r * cols + c0;
 
-			sum_dy += dout[i];
-			sum_dy_xhat += dout[i] * xhat;
+			for (int c = 0; c < n; c++)
+			{
+				double		xhat = (x[c] - mean[c0 + c]) * (double) rstd[c0 + c];
+
+				sum_dy[c] += dy[c];
+				sum_dy_xhat[c] += dy[c] * xhat;
+			}
 		}
-		dbeta[c] += (SynthReal) sum_dy;
-		dgamma[c] += (SynthReal) sum_dy_xhat;
-		mean_g = gamma[c] * sum_dy / rows;
-		mean_g_xhat = gamma[c] * sum_dy_xhat / rows;
+		for (int c = 0; c < n; c++)
+		{
+			dbeta[c0 + c] += (SynthReal) sum_dy[c];
+			dgamma[c0 + c] += (SynthReal) sum_dy_xhat[c];
+			mean_g[c] = gamma[c0 + c] * sum_dy[c] / rows;
+			mean_g_xhat[c] = gamma[c0 + c] * sum_dy_xhat[c] / rows;
+		}
 		for (int r = 0; r < rows; r++)
 		{
-			size_t		i = (size_t) r * cols + c;
-			double		xhat = (inp[i] - mean[c]) * (double) rstd[c];
+			const SynthReal *x = inp + (size_t) r * cols + c0;
+			const SynthReal *dy = dout + (size_t) r * cols + c0;
+			SynthReal  *dx = dinp + (size_t) r * cols + c0;
 
-			dinp[i] = (SynthReal) (rstd[c] * (gamma[c] * (double) dout[i] - mean_g - xhat * mean_g_xhat));
+			for (int c = 0; c < n; c++)
+			{
+				double		xhat = (x[c] - mean[c0 + c]) * (double) rstd[c0 + c];
+
+				dx[c] = (SynthReal) (rstd[c0 + c] * (gamma[c0 + c] * (double) dy[c] - mean_g[c] -
+													 xhat * mean_g_xhat[c]));
+			}
 		}
 	}
 }
@@ -502,13 +549,14 @@ cpu_lerp_rows(const SynthBackend *backend, int rows, int cols, const SynthReal *
 		}
 }
 
+/* In SynthReal, as torch computes it: step lr / c1 and denominator sqrt(v) / sqrt(c2) + eps. */
 static void
 cpu_adam(const SynthBackend *backend, size_t n, SynthReal lr, SynthReal beta1,
 		 SynthReal beta2, SynthReal eps, SynthReal weight_decay, int step,
 		 SynthReal *param, const SynthReal *grad, SynthReal *m, SynthReal *v)
 {
-	double		c1 = 1.0 - pow(beta1, step);
-	double		c2 = 1.0 - pow(beta2, step);
+	SynthReal	step_size = (SynthReal) (lr / (1.0 - pow(beta1, step)));
+	SynthReal	inv_root_c2 = (SynthReal) (1.0 / sqrt(1.0 - pow(beta2, step)));
 
 	for (size_t i = 0; i < n; i++)
 	{
@@ -516,7 +564,11 @@ cpu_adam(const SynthBackend *backend, size_t n, SynthReal lr, SynthReal beta1,
 
 		m[i] = beta1 * m[i] + (1 - beta1) * g;
 		v[i] = beta2 * v[i] + (1 - beta2) * g * g;
-		param[i] -= (SynthReal) (lr * (m[i] / c1) / (sqrt(v[i] / c2) + eps));
+#ifdef SYNTH_REAL_DOUBLE
+		param[i] -= step_size * m[i] / (sqrt(v[i]) * inv_root_c2 + eps);
+#else
+		param[i] -= step_size * m[i] / (sqrtf(v[i]) * inv_root_c2 + eps);
+#endif
 	}
 }
 
