@@ -92,3 +92,73 @@ LANGUAGE C VOLATILE;
 
 COMMENT ON FUNCTION synth_backend() IS
 	'the compute backend synth.device selects here: cpu, or gpu with the device name';
+
+/* ---- multi-table (issue 4) ---- */
+
+/*
+ * A model set: one copula per table of a schema, trained together by
+ * synth_train_schema, so that synth_materialize uses a consistent set.
+ */
+CREATE TABLE synth.model_sets (
+	id				bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	source_schema	name NOT NULL,
+	created_at		timestamptz NOT NULL DEFAULT now(),
+	created_by		name NOT NULL DEFAULT current_user,
+	options			jsonb NOT NULL DEFAULT '{}',
+	plan			jsonb NOT NULL DEFAULT '{}'
+);
+
+CREATE INDEX model_sets_source_idx ON synth.model_sets (source_schema, id);
+
+CREATE TABLE synth.model_set_members (
+	set_id			bigint NOT NULL REFERENCES synth.model_sets (id) ON DELETE CASCADE,
+	position		int NOT NULL,
+	source_table	name NOT NULL,
+	source_relid	oid NOT NULL,
+	model_id		bigint REFERENCES synth.models (id) ON DELETE CASCADE,
+	context_fk		name,
+	context_table	name,
+	n_rows			bigint NOT NULL,
+	n_orphans		bigint NOT NULL DEFAULT 0,
+	columns			jsonb NOT NULL,
+	PRIMARY KEY (set_id, position)
+);
+
+COMMENT ON TABLE synth.model_sets IS 'model sets: one row per synth_train_schema call';
+COMMENT ON COLUMN synth.model_sets.plan IS 'generation order, and how each foreign key is filled (context, degree, second_pass)';
+COMMENT ON TABLE synth.model_set_members IS 'the tables of a model set, parents first, with their models (NULL: the table was empty)';
+COMMENT ON COLUMN synth.model_set_members.columns IS 'the columns the table''s model was trained on: own, context (parent''s), children (counts per foreign key), fk_is_null';
+
+REVOKE ALL ON synth.model_sets, synth.model_set_members FROM PUBLIC;
+GRANT SELECT ON synth.model_sets, synth.model_set_members TO PUBLIC;
+
+SELECT pg_catalog.pg_extension_config_dump('synth.model_sets', '');
+SELECT pg_catalog.pg_extension_config_dump('synth.model_sets_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('synth.model_set_members', '');
+
+CREATE FUNCTION synth_train_schema(source_schema name, options jsonb DEFAULT '{}')
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'synth_train_schema'
+LANGUAGE C VOLATILE;
+
+COMMENT ON FUNCTION synth_train_schema(name, jsonb) IS
+	'train every table of a schema along its foreign keys, parents first; returns the model set id';
+
+CREATE FUNCTION synth_train_tables(tables regclass[], options jsonb DEFAULT '{}')
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'synth_train_tables'
+LANGUAGE C VOLATILE;
+
+COMMENT ON FUNCTION synth_train_tables(regclass[], jsonb) IS
+	'train the given tables of one schema along their foreign keys; returns the model set id';
+
+CREATE FUNCTION synth_materialize(source_schema name,
+								  target_schema name,
+								  scale float8 DEFAULT 1.0,
+								  seed bigint DEFAULT NULL)
+RETURNS TABLE (table_name name, rows bigint)
+AS 'MODULE_PATHNAME', 'synth_materialize'
+LANGUAGE C VOLATILE;
+
+COMMENT ON FUNCTION synth_materialize(name, name, float8, bigint) IS
+	'create target_schema with the source schema''s tables and constraints and fill it with synthetic rows from its latest model set';

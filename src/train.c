@@ -39,13 +39,14 @@ typedef struct TrainOptions
 {
 	List	   *columns;		/* names to model, NIL: all */
 	List	   *exclude;		/* names not to model */
+	List	   *keys;			/* names to treat as keys besides the catalog's (views have none) */
 	uint64		seed;
 	int			rare_k;
 	int64		sample_rows;	/* 0: as many as synth.train_memory allows */
 	SynthNeuralOptions neural;	/* tvae, ctgan */
 } TrainOptions;
 
-static const char *const known_options[] = {"columns", "exclude", "seed", "rare_category_k",
+static const char *const known_options[] = {"columns", "exclude", "keys", "seed", "rare_category_k",
 "sample_rows", NULL};
 static const char *const neural_options[] = {"epochs", "batch_size", "device", "progress_every",
 "embedding_dim", "learning_rate", "pac", "discriminator_steps", "max_modes", NULL};
@@ -105,8 +106,10 @@ parse_options(Jsonb *options, TrainOptions *opts)
 			case WJB_BEGIN_ARRAY:
 				depth++;
 				if (depth == 2 && tok == WJB_BEGIN_ARRAY &&
-					(strcmp(key, "columns") == 0 || strcmp(key, "exclude") == 0))
-					array_target = strcmp(key, "columns") == 0 ? &opts->columns : &opts->exclude;
+					(strcmp(key, "columns") == 0 || strcmp(key, "exclude") == 0 ||
+					 strcmp(key, "keys") == 0))
+					array_target = strcmp(key, "columns") == 0 ? &opts->columns :
+						strcmp(key, "keys") == 0 ? &opts->keys : &opts->exclude;
 				else if (depth >= 2)
 					option_error(key, "has a value of the wrong kind");
 				break;
@@ -128,7 +131,7 @@ parse_options(Jsonb *options, TrainOptions *opts)
 						ereport(ERROR,
 								(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 								 errmsg("unknown option \"%s\"", key),
-								 errhint("The options of method copula are columns, exclude, seed, rare_category_k and sample_rows; "
+								 errhint("The options of method copula are columns, exclude, keys, seed, rare_category_k and sample_rows; "
 										 "tvae and ctgan also take epochs, batch_size, device, progress_every, embedding_dim, "
 										 "learning_rate and max_modes, and ctgan pac and discriminator_steps.")));
 					break;
@@ -289,6 +292,7 @@ synth_train_relation(Oid relid, const char *method_name, Jsonb *options)
 	Relation	rel;
 	TupleDesc	desc;
 	Bitmapset  *keys;
+	ListCell   *lc;
 	SynthColumn *cols;
 	int			ncols = 0;
 	int		   *sample_col;
@@ -311,8 +315,11 @@ synth_train_relation(Oid relid, const char *method_name, Jsonb *options)
 	CheckSource(rel);
 	CheckNamedColumns(rel, opts.columns, "columns");
 	CheckNamedColumns(rel, opts.exclude, "exclude");
+	CheckNamedColumns(rel, opts.keys, "keys");
 	desc = RelationGetDescr(rel);
 	keys = synth_key_columns(rel);
+	foreach(lc, opts.keys)
+		keys = bms_add_member(keys, get_attnum(relid, (char *) lfirst(lc)));
 	schema_name = get_namespace_name(RelationGetNamespace(rel));
 
 	/* plan: every attribute gets an encoder; modelled ones a reader column */
