@@ -109,6 +109,37 @@ gpu-test: cuda-lib test/gpu/parity
 	@./test/gpu/parity --cpu >/dev/null || ./test/gpu/parity --cpu
 	./test/gpu/parity cuda/synth_cuda.so
 
+# ---------------------------------------------------------------- TAP tests
+
+# test/t/*.pl start their own clusters (PostgreSQL::Test::Cluster from the
+# server dev package) against the installed synth: crash, restart, workers.
+# initdb refuses root: scripts/test.sh runs this as the cluster's user with
+# TAP_TMPDIR a directory that user may write.  One line per file,
+# "tap NAME ... ok" or "... FAILED" (then the file's log); fails if any failed.
+TAP_TMPDIR ?= $(CURDIR)/tmp_check
+TAP_TESTS = $(sort $(wildcard test/t/*.pl))
+
+.PHONY: tap
+tap:
+	@failed=0; \
+	for t in $(TAP_TESTS); do \
+		name=$$(basename $$t .pl); \
+		rm -rf '$(TAP_TMPDIR)/'$$name; mkdir -p '$(TAP_TMPDIR)/'$$name; \
+		if TESTDIR='$(TAP_TMPDIR)/'$$name PATH="$(bindir):$$PATH" \
+			PG_REGRESS='$(pgxsdir)/src/test/regress/pg_regress' \
+			$(PROVE) -I '$(pgxsdir)/src/test/perl' -I test/perl $$t > '$(TAP_TMPDIR)/'$$name.out 2>&1; then \
+			echo "tap $$name ... ok"; \
+		else \
+			echo "tap $$name ... FAILED"; failed=$$((failed + 1)); \
+			cat '$(TAP_TMPDIR)/'$$name.out; \
+			tail -n 60 '$(TAP_TMPDIR)/'$$name/tmp_check/log/regress_log_$$name 2>/dev/null; \
+			for log in '$(TAP_TMPDIR)/'$$name/tmp_check/log/*.log; do \
+				echo "---- $$log"; grep -v 'statement:' $$log | tail -n 25; done; \
+		fi; \
+	done; \
+	$(if $(TAP_TESTS),,echo "tap: no tests in test/t";) \
+	test $$failed -eq 0
+
 clean: clean-tests
 clean-tests:
 	rm -f cuda/synth_cuda.so test/gpu/parity $(UNIT_BINS)

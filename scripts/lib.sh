@@ -13,7 +13,7 @@ SYNTH_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 SYNTH_PG_MAJOR=15
 SYNTH_CLUSTER_USER=synthtest
 SYNTH_PACKAGES=(build-essential "postgresql-$SYNTH_PG_MAJOR" "postgresql-server-dev-$SYNTH_PG_MAJOR"
-	libopenblas-dev libipc-run-perl)
+	libopenblas-dev libipc-run-perl perl)	# the last two: TAP tests (prove, IPC::Run)
 
 if [ -z "${PG_CONFIG:-}" ]; then
 	if [ -x "/usr/lib/postgresql/$SYNTH_PG_MAJOR/bin/pg_config" ]; then

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # test.sh: runs every test of synth on a throwaway cluster: the pg_regress
-# tests (sql/*.sql), the C unit tests (test/unit) and the GPU parity test
-# (test/gpu, SKIP without a device).  Installs what is missing when run as
-# root on Debian.  Ends with one line "N passed, N failed"; exits non-zero on
-# any failure.
+# tests (sql/*.sql), the C unit tests (test/unit), the GPU parity test
+# (test/gpu, SKIP without a device) and the TAP tests of the background jobs
+# (test/t, each on clusters of its own, run as the cluster's user).  Installs
+# what is missing when run as root on Debian.  Ends with one line "N passed,
+# N failed"; exits non-zero on any failure.
 set -euo pipefail
 
 # shellcheck source=scripts/lib.sh
@@ -13,11 +14,13 @@ cd "$SYNTH_ROOT"
 passed=0
 failed=0
 logdir=$(mktemp -d "${TMPDIR:-/tmp}/synth-test-logs.XXXXXX")
+tapdir=""
 
 finish() {
 	local status=$?
 	synth_cluster_stop
 	rm -rf "$logdir"
+	[ -z "$tapdir" ] || rm -rf "$tapdir"
 	# a setup step (packages, build, cluster) that failed is a failure too
 	if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then
 		failed=1
@@ -66,5 +69,13 @@ synth_say "GPU parity (make gpu-test)"
 status=0
 make -s gpu-test PG_CONFIG="$PG_CONFIG" 2>&1 | tee "$logdir/gpu.log" || status=$?
 count "$logdir/gpu.log" '^gpu parity: PASS' '^gpu parity: FAIL' "$status"
+
+synth_say "TAP tests: background jobs, cancel, crash and restart (make tap)"
+status=0
+tapdir=$(mktemp -d /tmp/synth-tap.XXXXXX)
+synth_is_root && chown "$SYNTH_CLUSTER_USER:" "$tapdir"
+synth_as_owner make -C "$SYNTH_ROOT" -s tap PG_CONFIG="$PG_CONFIG" TAP_TMPDIR="$tapdir" 2>&1 |
+	tee "$logdir/tap.log" || status=$?
+count "$logdir/tap.log" '^tap .* \.\.\. ok$' '^tap .* \.\.\. FAILED$' "$status"
 
 [ "$failed" -eq 0 ]

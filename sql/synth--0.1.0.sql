@@ -162,3 +162,116 @@ LANGUAGE C VOLATILE;
 
 COMMENT ON FUNCTION synth_materialize(name, name, float8, bigint) IS
 	'create target_schema with the source schema''s tables and constraints and fill it with synthetic rows from its latest model set';
+
+/* ---- background jobs (issue 6) ---- */
+
+/*
+ * synth.job_queue holds every job, queued to ended; synth.jobs shows it with
+ * the live progress of the running ones.  Rows are written by the functions
+ * below (as the catalog's owner, after checking the caller) and by the job
+ * workers; nobody writes them directly.
+ */
+CREATE TABLE synth.job_queue (
+	id				bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	source_relid	oid NOT NULL,
+	source_schema	name NOT NULL,
+	source_table	name NOT NULL,
+	method			text NOT NULL,
+	options			jsonb NOT NULL DEFAULT '{}',
+	settings		jsonb NOT NULL DEFAULT '{}',
+	state			text NOT NULL DEFAULT 'queued'
+		CHECK (state IN ('queued', 'running', 'succeeded', 'failed', 'cancelled')),
+	phase			text,
+	rows_read		bigint,
+	epoch			integer,
+	epochs			integer,
+	losses			jsonb,
+	submitted_by	regrole NOT NULL,
+	created_at		timestamptz NOT NULL DEFAULT now(),
+	started_at		timestamptz,
+	finished_at		timestamptz,
+	worker_pid		integer,
+	attempts		integer NOT NULL DEFAULT 0,
+	error			text,
+	model_id		bigint,
+	cancel_requested boolean NOT NULL DEFAULT false
+);
+
+CREATE INDEX job_queue_open_idx ON synth.job_queue (id) WHERE state IN ('queued', 'running');
+
+COMMENT ON TABLE synth.job_queue IS 'background training jobs; read them through synth.jobs';
+COMMENT ON COLUMN synth.job_queue.settings IS 'synth.* settings of the session that queued the job; the worker trains with them';
+
+/* Checkpoints of running trainings with epochs: one row per job, deleted when it ends. */
+CREATE TABLE synth.checkpoints (
+	job_id			bigint PRIMARY KEY REFERENCES synth.job_queue (id) ON DELETE CASCADE,
+	epoch			integer NOT NULL,
+	state			bytea NOT NULL,
+	created_at		timestamptz NOT NULL DEFAULT now()
+);
+
+COMMENT ON TABLE synth.checkpoints IS 'model, optimizer, epoch and RNG state of running background trainings';
+
+REVOKE ALL ON synth.job_queue, synth.checkpoints FROM PUBLIC;
+
+CREATE FUNCTION synth_job_progress(OUT job_id bigint, OUT pid integer, OUT phase text,
+								   OUT rows_read bigint, OUT epoch integer, OUT epochs integer,
+								   OUT losses jsonb, OUT updated_at timestamptz)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'synth_job_progress'
+LANGUAGE C VOLATILE;
+
+COMMENT ON FUNCTION synth_job_progress() IS
+	'live progress of the jobs that background workers run in this database';
+
+CREATE VIEW synth.jobs AS
+SELECT q.id, q.source_schema, q.source_table, q.source_relid, q.method, q.options, q.state,
+	   coalesce(p.phase, q.phase) AS phase,
+	   coalesce(p.rows_read, q.rows_read) AS rows_read,
+	   coalesce(p.epoch, q.epoch) AS epoch,
+	   coalesce(p.epochs, q.epochs) AS epochs,
+	   coalesce(p.losses, q.losses) AS losses,
+	   q.submitted_by, q.created_at, q.started_at, q.finished_at, q.worker_pid, q.attempts,
+	   q.error, q.model_id, q.cancel_requested, q.settings
+FROM synth.job_queue q
+LEFT JOIN synth_job_progress() p ON p.job_id = q.id AND q.state = 'running';
+
+COMMENT ON VIEW synth.jobs IS 'background training jobs: state, progress, losses, errors, resulting model';
+
+GRANT SELECT ON synth.jobs TO PUBLIC;
+
+CREATE FUNCTION synth_train_async(source regclass,
+								  method text DEFAULT 'auto',
+								  options jsonb DEFAULT '{}')
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'synth_train_async'
+LANGUAGE C VOLATILE;
+
+COMMENT ON FUNCTION synth_train_async(regclass, text, jsonb) IS
+	'queue a training of the table for a background worker; returns the job id';
+
+CREATE FUNCTION synth_train_schema_async(source_schema name,
+										 options jsonb DEFAULT '{}',
+										 method text DEFAULT 'auto')
+RETURNS SETOF bigint
+AS 'MODULE_PATHNAME', 'synth_train_schema_async'
+LANGUAGE C VOLATILE;
+
+COMMENT ON FUNCTION synth_train_schema_async(name, jsonb, text) IS
+	'queue a training of every table of the schema that has rows, parents before children; returns the job ids';
+
+CREATE FUNCTION synth_job_cancel(id bigint)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'synth_job_cancel'
+LANGUAGE C VOLATILE STRICT;
+
+COMMENT ON FUNCTION synth_job_cancel(bigint) IS
+	'cancel a queued or running job; false if it had already ended';
+
+CREATE FUNCTION synth_job_wait(id bigint, timeout interval DEFAULT NULL)
+RETURNS text
+AS 'MODULE_PATHNAME', 'synth_job_wait'
+LANGUAGE C VOLATILE;
+
+COMMENT ON FUNCTION synth_job_wait(bigint, interval) IS
+	'wait until the job ends and return its state (after timeout, the state it is in)';

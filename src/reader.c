@@ -12,6 +12,7 @@
  *-------------------------------------------------------------------------
  */
 #include "synth.h"
+#include "worker.h"
 
 #include <math.h>
 
@@ -502,6 +503,7 @@ synth_read_relation(Oid relid, SynthColumn *cols, int ncols, int64 max_rows,
 		MemoryContextSwitchTo(oldcxt);
 		MemoryContextReset(batchcxt);
 		SPI_freetuptable(SPI_tuptable);
+		synth_job_progress_rows(sample->nrows_total);
 	}
 
 	SPI_cursor_close(portal);

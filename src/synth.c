@@ -7,6 +7,7 @@
  */
 #include "synth.h"
 #include "backend.h"
+#include "worker.h"
 
 #include "fmgr.h"
 #include <limits.h>
@@ -40,6 +41,7 @@ _PG_init(void)
 							NULL, NULL, NULL);
 
 	SynthBackendInit();
+	SynthWorkerInit();
 
 	MarkGUCPrefixReserved("synth");
 }

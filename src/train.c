@@ -13,6 +13,7 @@
  */
 #include "synth.h"
 #include "model.h"
+#include "worker.h"
 
 #include <math.h>
 
@@ -402,6 +403,7 @@ synth_train_relation(Oid relid, const char *method_name, Jsonb *options)
 				 errmsg("table \"%s\" is empty", RelationGetRelationName(rel)),
 				 errhint("synth learns from the rows it reads: load rows into the table before training.")));
 	model->n_rows = sample->nrows_total;
+	synth_job_progress_phase("fitting");
 
 	/* fit: encoders, then the copula over them */
 	for (int i = 0; i < model->natts; i++)
@@ -417,6 +419,7 @@ synth_train_relation(Oid relid, const char *method_name, Jsonb *options)
 	INSTR_TIME_SUBTRACT(elapsed, start);
 
 	/* store */
+	synth_job_progress_phase("storing");
 	weights = synth_model_serialize(model);
 	initStringInfo(&spec);
 	appendStringInfo(&spec, "{\"method\": \"%s\", \"requested_method\": ", synth_method_name(method));
