@@ -58,6 +58,16 @@ is($node->safe_psql('postgres', "SELECT synth_job_wait($slow, '60s')"), 'succeed
 is( $node->safe_psql('postgres', "SELECT rows_read, settings->>'synth.read_batch_rows' FROM synth.jobs WHERE id = $slow"),
 	'200|100', 'the worker trained with the submitting session\'s synth settings');
 
+# ---- a method with epochs reports them, and its loss
+my $tvae = $node->safe_psql('postgres', q{
+	SET synth.device = 'cpu';
+	SELECT synth_train_async('t', 'tvae', '{"epochs": 3, "batch_size": 500}');
+});
+is($node->safe_psql('postgres', "SELECT synth_job_wait($tvae, '120s')"), 'succeeded', 'a tvae job succeeds');
+is( $node->safe_psql('postgres', "SELECT epoch, epochs, losses ? 'loss', m.method FROM synth.jobs j
+		JOIN synth.models m ON m.id = j.model_id WHERE j.id = $tvae"),
+	'3|3|t|tvae', 'synth.jobs shows its epochs and latest loss');
+
 # ---- the job trains as the role that queued it
 my $alice = $node->safe_psql('postgres', q{
 	SET ROLE alice;
