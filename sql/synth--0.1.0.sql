@@ -163,6 +163,14 @@ LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION synth_materialize(name, name, float8, bigint) IS
 	'create target_schema with the source schema''s tables and constraints and fill it with synthetic rows from its latest model set';
 
+CREATE FUNCTION synth_evaluate_schema("real" name, synthetic name)
+RETURNS TABLE (table_name text, column_name text, metric text, score float8)
+AS 'MODULE_PATHNAME', 'synth_evaluate_schema'
+LANGUAGE C VOLATILE;
+
+COMMENT ON FUNCTION synth_evaluate_schema(name, name) IS
+	'multi-table fidelity of a synthetic schema: per table as synth_evaluate, children per parent, parent-child trends';
+
 /* ---- background jobs (issue 6) ---- */
 
 /*
