@@ -1088,10 +1088,12 @@ run_job(SynthJob *job, MemoryContext jobcxt)
 }
 
 /*
- * Free the slot.  Registered before the database connection, so it runs
- * after the transaction of an exiting worker was aborted.  A worker that
- * exits holding a job (terminated, or an error while ending it) asks the
- * launcher to let another worker resume it.
+ * Free the slot.  An on_shmem_exit callback registered before the database
+ * connection: it runs after the transaction of an exiting worker was aborted
+ * and after the worker left pg_stat_activity, so the launcher never starts a
+ * replacement while this one is still there.  A worker that exits holding a
+ * job (terminated, or an error while ending it) asks the launcher to let
+ * another worker resume it.
  */
 static void
 job_worker_exit(int code, Datum arg)
@@ -1153,7 +1155,7 @@ synth_job_worker_main(Datum main_arg)
 	LWLockRelease(synth_jobs_lock);
 	if (MySlot == NULL)
 		proc_exit(0);			/* the launcher gave the slot away */
-	before_shmem_exit(job_worker_exit, 0);
+	on_shmem_exit(job_worker_exit, 0);
 
 	BackgroundWorkerInitializeConnectionByOid(dboid, InvalidOid, 0);
 	SetConfigOption("application_name", "synth job worker", PGC_USERSET, PGC_S_SESSION);

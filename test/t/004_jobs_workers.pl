@@ -44,6 +44,11 @@ is($node->safe_psql('postgres', 'SELECT count(*) FROM synth.models'), $jobs, 'an
 is($node->safe_psql('postgres', "SELECT count(DISTINCT worker_pid) >= 2 FROM synth.jobs WHERE id IN ($ids)"),
 	't', 'both workers took jobs');
 cmp_ok($most, '<=', 2, "never more than synth.max_workers job workers ($most seen)");
+my $overlap = $node->safe_psql('postgres', qq{
+		SELECT max((SELECT count(*) FROM synth.jobs b WHERE b.id IN ($ids)
+					AND b.started_at <= a.started_at AND a.started_at < b.finished_at))
+		FROM synth.jobs a WHERE a.id IN ($ids)});
+cmp_ok($overlap, '<=', 2, "never more than two jobs ran at once ($overlap at most)");
 is( $node->safe_psql('postgres', qq{
 		SELECT count(*) FROM synth.jobs a JOIN synth.jobs b
 		  ON a.id < b.id AND a.worker_pid = b.worker_pid
