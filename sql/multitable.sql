@@ -292,6 +292,63 @@ SELECT count(*) = count(DISTINCT (student_id, course_id)) AS pairs_unique FROM s
 SELECT to_regclass('school_synth.unrelated') AS not_in_the_set;
 
 --
+-- types real schemas use: interval and time are modelled as continuous
+-- values; arrays, json, jsonb, bytea, tsvector and inet as categories of
+-- whole values (only values seen at least rare_category_k times)
+--
+CREATE SCHEMA ops;
+CREATE TABLE ops.hosts (
+	id			serial PRIMARY KEY,
+	ip			inet NOT NULL,
+	tags		text[],
+	config		jsonb
+);
+CREATE TABLE ops.incidents (
+	id			serial PRIMARY KEY,
+	host_id		int NOT NULL REFERENCES ops.hosts,
+	opened		time NOT NULL,
+	lasted		interval NOT NULL,
+	payload		bytea,
+	words		tsvector,
+	extra		json
+);
+INSERT INTO ops.hosts (ip, tags, config)
+SELECT (ARRAY['10.0.0.1', '10.0.0.2', '192.168.1.0/24'])[1 + g % 3]::inet,
+	   (ARRAY['{web}', '{db,backup}', NULL])[1 + g % 3]::text[],
+	   (ARRAY['{"cpu": 2}', '{"cpu": 8, "disks": [1, 2]}'])[1 + g % 2]::jsonb
+FROM generate_series(1, 100) g;
+INSERT INTO ops.incidents (host_id, opened, lasted, payload, words, extra)
+SELECT h.id, time '08:00' + interval '1 minute' * floor(random() * 600),
+	   interval '1 minute' * floor(random() * 300) + interval '1 day' * (h.id % 3),
+	   (ARRAY['\x0102', '\xdeadbeef'])[1 + floor(random() * 2)::int]::bytea,
+	   (ARRAY['disk full', 'network down'])[1 + floor(random() * 2)::int]::tsvector,
+	   (ARRAY['[1, 2]', '{"retry": true}'])[1 + floor(random() * 2)::int]::json
+FROM ops.hosts h, generate_series(1, 4) g WHERE g <= 1 + h.id % 4;
+SELECT synth_train_schema('ops') > 0 AS trained;
+SELECT c->>'name' AS name, c->>'encoder' AS encoder, c->>'value_type' AS value_type
+FROM synth.models m, jsonb_array_elements(m.spec->'columns') c
+WHERE m.source_table = format('incidents (set %s)', (SELECT max(id) FROM synth.model_sets))
+  AND c->>'name' NOT LIKE 'hosts.%';
+SELECT table_name, rows > 0 AS filled FROM synth_materialize('ops', 'ops_synth', seed => 5);
+-- every category is a value the real column had; continuous values stay in range
+SELECT (SELECT count(*) FROM ops_synth.hosts WHERE ip NOT IN (SELECT ip FROM ops.hosts)) AS new_ips,
+	   (SELECT count(*) FROM ops_synth.hosts WHERE config NOT IN (SELECT config FROM ops.hosts)) AS new_configs,
+	   (SELECT count(*) FROM ops_synth.hosts WHERE tags IS NULL) > 0 AS some_tags_null,
+	   (SELECT count(*) FROM ops_synth.incidents
+		WHERE extra::text NOT IN (SELECT extra::text FROM ops.incidents)
+		   OR words NOT IN (SELECT words FROM ops.incidents)
+		   OR payload NOT IN (SELECT payload FROM ops.incidents)) AS new_values;
+SELECT min(lasted) >= (SELECT min(lasted) FROM ops.incidents) AND
+	   max(lasted) <= (SELECT max(lasted) FROM ops.incidents) AS lasted_in_range,
+	   min(opened) >= time '08:00' AND max(opened) <= time '18:00' AS opened_in_range
+FROM ops_synth.incidents;
+-- a column of such a type whose values do not repeat is refused, naming it
+CREATE TABLE ops.events (id serial PRIMARY KEY, body jsonb);
+INSERT INTO ops.events (body) SELECT jsonb_build_object('n', g) FROM generate_series(1, 50) g;
+SELECT synth_train_schema('ops');
+SELECT synth_train_schema('ops', '{"exclude": ["events.body"]}') > 0 AS trained_without_it;
+
+--
 -- what is refused, with the reason and what to do
 --
 -- a cycle of NOT NULL foreign keys, and a NOT NULL self-reference
@@ -321,5 +378,5 @@ SELECT * FROM synth_materialize('shop', 'shop_synth3', seed => 1);
 SELECT to_regnamespace('shop_synth3') IS NULL AS nothing_left;
 
 SET client_min_messages = warning;
-DROP SCHEMA shop, shop_synth, shop_synth2, shop_small, hr, hr_synth, school, school_synth, loop CASCADE;
+DROP SCHEMA shop, shop_synth, shop_synth2, shop_small, hr, hr_synth, school, school_synth, loop, ops, ops_synth CASCADE;
 DROP EXTENSION synth CASCADE;

@@ -196,11 +196,14 @@ classify_column(SynthColumn *col, Oid typid, int32 typmod)
 		case SYNTH_VT_NUMERIC:
 		case SYNTH_VT_DATE:
 		case SYNTH_VT_TIMESTAMP:
+		case SYNTH_VT_INTERVAL:
+		case SYNTH_VT_TIME:
 			col->kind = SYNTH_KIND_CONTINUOUS;
 			return true;
 		case SYNTH_VT_BOOL:
 		case SYNTH_VT_TEXT:
 		case SYNTH_VT_ENUM:
+		case SYNTH_VT_OPAQUE:
 			col->kind = SYNTH_KIND_CATEGORICAL;
 			return true;
 		case SYNTH_VT_UUID:
@@ -222,6 +225,10 @@ continuous_unit(SynthValueType vtype)
 			return 1;
 		case SYNTH_VT_TIMESTAMP:
 			return 2;
+		case SYNTH_VT_INTERVAL:
+			return 3;
+		case SYNTH_VT_TIME:
+			return 4;
 		default:
 			return 0;
 	}

@@ -234,7 +234,7 @@ synth_model_deserialize(bytea *weights, int64 model_id)
 		e->notnull = (flags & 1) != 0;
 		e->modelled = (flags & 2) != 0;
 		e->kind = (SynthColumnKind) get_count(&r, SYNTH_KIND_KEY);
-		e->vtype = (SynthValueType) get_count(&r, SYNTH_VT_UUID);
+		e->vtype = (SynthValueType) get_count(&r, SYNTH_VT_OPAQUE);
 		e->null_rate = get_double(&r);
 		e->nknots = get_count(&r, SYNTH_QUANTILE_KNOTS);
 		e->knots = palloc(sizeof(double) * Max(e->nknots, 1));

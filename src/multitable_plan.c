@@ -669,6 +669,14 @@ own_columns(SynthMtPlan *plan, int t, SynthMtOptions *opts, List **names)
 							qualified, format_type_be(att->atttypid)),
 					 errhint("Leave it out with options => '{\"exclude\": [\"%s\"]}'; it is then filled with its default or NULL.",
 							 qualified)));
+		if (bms_is_member(att->attnum, keys) &&
+			(vtype == SYNTH_VT_INTERVAL || vtype == SYNTH_VT_TIME || vtype == SYNTH_VT_OPAQUE))
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("column \"%s\" is a key of type %s, for which synth cannot make fresh values",
+							qualified, format_type_be(att->atttypid)),
+					 errhint("Leave it out with options => '{\"exclude\": [\"%s\"]}'; it is then filled with its default or NULL.",
+							 qualified)));
 		col = &table->cols[table->ncols++];
 		col->name = pstrdup(name);
 		col->role = SYNTH_MT_OWN;

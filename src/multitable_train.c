@@ -121,6 +121,16 @@ table_train_options(SynthMtTable *table, SynthMtOptions *opts)
 	return DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(buf.data)));
 }
 
+/* Errors while a table is trained name the table, and how options name its columns. */
+static void
+train_error_context(void *arg)
+{
+	const char *table = arg;
+
+	errcontext("training table \"%s\" of a model set (options name its columns as \"%s.column\")",
+			   table, table);
+}
+
 /*
  * Train every table of the plan and record the set; returns the set's id.
  * Everything is written in the caller's transaction.
@@ -183,11 +193,17 @@ train_set(Oid nspid, Jsonb *options)
 		{
 			char	   *view = psprintf("synth_set" INT64_FORMAT "_%d", set_id, t + 1);
 			Oid			viewid;
+			ErrorContextCallback errcallback;
 
 			caller_exec(psprintf("CREATE TEMPORARY VIEW %s AS %s", quote_identifier(view),
 								 table->view_sql));
 			viewid = RelnameGetRelid(view);
+			errcallback.callback = train_error_context;
+			errcallback.arg = table->name;
+			errcallback.previous = error_context_stack;
+			error_context_stack = &errcallback;
 			model_id = synth_train_relation(viewid, "copula", table_train_options(table, &opts));
+			error_context_stack = errcallback.previous;
 			caller_exec(psprintf("DROP VIEW pg_temp.%s", quote_identifier(view)));
 
 			argtypes[0] = INT8OID;

@@ -209,9 +209,23 @@ synth_value_type(Oid basetypid, bool *supported)
 			return SYNTH_VT_TEXT;
 		case UUIDOID:
 			return SYNTH_VT_UUID;
+		case INTERVALOID:
+			return SYNTH_VT_INTERVAL;
+		case TIMEOID:
+			return SYNTH_VT_TIME;
+		case JSONOID:
+		case JSONBOID:
+		case BYTEAOID:
+		case TSVECTOROID:
+		case INETOID:
+		case CIDROID:
+		case MACADDROID:
+			return SYNTH_VT_OPAQUE;
 		default:
 			if (type_is_enum(basetypid))
 				return SYNTH_VT_ENUM;
+			if (OidIsValid(get_element_type(basetypid)))
+				return SYNTH_VT_OPAQUE;		/* arrays */
 			*supported = false;
 			return SYNTH_VT_TEXT;
 	}
@@ -246,6 +260,15 @@ synth_datum_to_double(Datum value, SynthValueType vtype, int *scale)
 			return (double) DatumGetDateADT(value);
 		case SYNTH_VT_TIMESTAMP:
 			return (double) DatumGetTimestamp(value);
+		case SYNTH_VT_INTERVAL:
+			{
+				Interval   *span = DatumGetIntervalP(value);
+
+				return (double) span->time + (double) span->day * USECS_PER_DAY +
+					(double) span->month * DAYS_PER_MONTH * USECS_PER_DAY;
+			}
+		case SYNTH_VT_TIME:
+			return (double) DatumGetTimeADT(value);
 		case SYNTH_VT_BOOL:
 			return DatumGetBool(value) ? 1.0 : 0.0;
 		default:

@@ -65,7 +65,10 @@ typedef enum SynthValueType
 	SYNTH_VT_BOOL,
 	SYNTH_VT_TEXT,				/* text, varchar, bpchar */
 	SYNTH_VT_ENUM,
-	SYNTH_VT_UUID
+	SYNTH_VT_UUID,
+	SYNTH_VT_INTERVAL,			/* microseconds, a month as 30 days */
+	SYNTH_VT_TIME,				/* microseconds since midnight */
+	SYNTH_VT_OPAQUE				/* arrays, json, bytea, inet, ...: whole values as categories */
 } SynthValueType;
 
 typedef struct SynthCategoryDict SynthCategoryDict;	/* reader.c */

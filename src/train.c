@@ -380,12 +380,22 @@ synth_train_relation(Oid relid, const char *method_name, Jsonb *options)
 					 errhint("Leave it out with options => '{\"exclude\": [\"%s\"]}'; it is then generated as its default or NULL.",
 							 name)));
 
+		/* Ensure a key column can get fresh values */
+		if (bms_is_member(att->attnum, keys) &&
+			(col->vtype == SYNTH_VT_INTERVAL || col->vtype == SYNTH_VT_TIME ||
+			 col->vtype == SYNTH_VT_OPAQUE))
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("column \"%s\" is a key of type %s, for which synth cannot make fresh values",
+							name, format_type_be(att->atttypid)),
+					 errhint("Leave it out with options => '{\"exclude\": [\"%s\"]}'; it is then generated as its default or NULL.",
+							 name)));
 		if (col->vtype == SYNTH_VT_UUID ||
 			(bms_is_member(att->attnum, keys) && col->vtype != SYNTH_VT_BOOL &&
 			 col->vtype != SYNTH_VT_ENUM))
 			col->kind = SYNTH_KIND_KEY;
 		else if (col->vtype == SYNTH_VT_TEXT || col->vtype == SYNTH_VT_BOOL ||
-				 col->vtype == SYNTH_VT_ENUM)
+				 col->vtype == SYNTH_VT_ENUM || col->vtype == SYNTH_VT_OPAQUE)
 			col->kind = SYNTH_KIND_CATEGORICAL;
 		else
 			col->kind = SYNTH_KIND_CONTINUOUS;

@@ -58,7 +58,7 @@ const char *
 synth_vtype_name(SynthValueType vtype)
 {
 	static const char *const names[] = {"int", "float", "numeric", "date", "timestamp",
-	"bool", "text", "enum", "uuid"};
+	"bool", "text", "enum", "uuid", "interval", "time", "opaque"};
 
 	return names[vtype];
 }
@@ -307,6 +307,14 @@ synth_encoder_fit(SynthEncoder *enc, SynthColumn *col, SynthSample *sample,
 				break;
 			}
 			fit_categorical(enc, col, rare_k);
+			if (enc->ncats == 0 && col->nnonnull > 0 && col->vtype == SYNTH_VT_OPAQUE)
+				ereport(ERROR,
+						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+						 errmsg("column \"%s\" of type %s has no value that occurs %d times or more",
+								col->name, format_type_be(col->typid), rare_k),
+						 errdetail("synth models a column of this type as categories of whole values and emits only values seen at least rare_category_k times."),
+						 errhint("Leave it out with options => '{\"exclude\": [\"%s\"]}'; it is then generated as its default or NULL.",
+								 col->name)));
 			if (enc->ncats == 0 && col->nnonnull > 0)
 			{
 				/* every category is rare: text falls back to shapes */
@@ -415,6 +423,20 @@ continuous_datum(SynthEncoder *enc, double x)
 			return DateADTGetDatum((DateADT) rint(x));
 		case SYNTH_VT_TIMESTAMP:
 			return TimestampGetDatum((Timestamp) rint(x));
+		case SYNTH_VT_INTERVAL:
+			{
+				/* whole days and months, as justify_interval writes them */
+				Interval   *span = palloc(sizeof(Interval));
+				int64		usecs = (int64) rint(x);
+				int64		days = usecs / USECS_PER_DAY;
+
+				span->time = usecs - days * USECS_PER_DAY;
+				span->month = (int32) (days / DAYS_PER_MONTH);
+				span->day = (int32) (days % DAYS_PER_MONTH);
+				return IntervalPGetDatum(span);
+			}
+		case SYNTH_VT_TIME:
+			return TimeADTGetDatum((TimeADT) Min(Max(rint(x), 0.0), (double) USECS_PER_DAY));
 		default:
 			elog(ERROR, "synth: value type %s is not continuous", synth_vtype_name(enc->vtype));
 	}

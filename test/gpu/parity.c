@@ -6,9 +6,10 @@
  *
  * Compares gemm (double, tolerance 1e-12), every neural-network operation
  * of src/backend.h (float, tolerance 1e-5 of the largest value of each
- * output), and one whole training step of a small generator and critic
- * (forward, gradient penalty, backward and Adam; tolerance 1e-4 on losses,
- * gradients and updated parameters, relative to each tensor's largest value).
+ * output), and whole training steps (forward, gradient penalty, backward and
+ * Adam) of a small generator and critic, of TVAE and of CTGAN, then CTGAN's
+ * generation (tolerance 1e-4 on losses, gradients, updated parameters and
+ * generated rows, relative to each tensor's largest value).
  *
  * Prints one verdict line: "gpu parity: PASS (max rel err ...)" and exits 0,
  * "gpu parity: FAIL ..." and exits 1, or "SKIP: no CUDA device (...)" and exits
@@ -718,6 +719,164 @@ compare_training_step(void)
 	return worst;
 }
 
+/* ---------------------------------------------------------------- the TVAE and CTGAN steps */
+
+/* A small layout: 2 positions, a mode span of 3, categorical spans of 2 and 4. */
+static int	net_span_start[] = {2, 5, 7};
+static int	net_span_len[] = {3, 2, 4};
+static bool net_span_discrete[] = {false, true, true};
+static int	net_span_cond[] = {-1, 0, 2};
+static const NnLayout net_layout = {11, 2, 3, net_span_start, net_span_len,
+net_span_discrete, net_span_cond, 6};
+
+#define NET_B	20
+
+/* an encoded row r: positions in (-1, 1), one slot per span */
+static void
+net_row(SynthReal *row, int r, unsigned long long *state)
+{
+	memset(row, 0, net_layout.width * sizeof(SynthReal));
+	row[0] = (SynthReal) next_uniform(state);
+	row[1] = (SynthReal) next_uniform(state);
+	row[2 + r % 3] = 1;
+	row[5 + r % 2] = 1;
+	row[7 + (r * 7) % 4] = 1;
+}
+
+static void
+net_params(const SynthBackend *be, NnParams *p)
+{
+	nn_params_bind(p, be_alloc(be, p->count + p->state_count), be_alloc(be, p->count),
+				   be_alloc(be, p->count), be_alloc(be, p->count));
+}
+
+/* three TVAE steps on both backends: losses, gradients, parameters */
+static double
+compare_tvae_steps(void)
+{
+	NnTvae		net[2];
+	NnTvaeConfig config;
+	double		loss[2] = {0, 0};
+	double		worst;
+
+	nn_tvae_config_default(&config);
+	config.embedding_dim = 8;
+	config.compress[0] = config.compress[1] = 16;
+	config.decompress[0] = config.decompress[1] = 16;
+	for (int side = 0; side < 2; side++)
+	{
+		const SynthBackend *be = side ? other_be : cpu_be;
+		NnArena		a = {NULL, 0};
+		NnRng		rng = {77, 0};
+		unsigned long long state = 5;
+		SynthReal  *x = malloc(sizeof(SynthReal) * NET_B * net_layout.width);
+
+		memset(&net[side], 0, sizeof(NnTvae));
+		nn_tvae_declare(&net[side], &config, &net_layout);
+		net_params(be, &net[side].params);
+		nn_params_init(be, &net[side].params, &rng);
+		nn_tvae_layout(&net[side], &a, NET_B);
+		a.base = (char *) be_alloc(be, a.used / sizeof(SynthReal) + 1);
+		a.used = 0;
+		nn_tvae_layout(&net[side], &a, NET_B);
+		for (int r = 0; r < NET_B; r++)
+			net_row(x + r * net_layout.width, r, &state);
+		be_put(be, net[side].x, x, NET_B * net_layout.width);
+		for (int step = 0; step < 3; step++)
+			loss[side] = nn_tvae_step(be, &net[side], NET_B, &rng);
+		free(x);
+	}
+	worst = fabs(loss[0] - loss[1]) / fmax(fabs(loss[0]), 1e-3);
+	if (!(worst <= PARITY_STEP_TOLERANCE))
+	{
+		printf("gpu parity: FAIL (tvae steps, loss %.9g vs %.9g on %s)\n", loss[0], loss[1],
+			   other_be->name);
+		exit(1);
+	}
+	worst = fmax(worst, compare_tensor("tvae gradients", net[0].params.grads, net[1].params.grads,
+									   net[0].params.count));
+	worst = fmax(worst, compare_tensor("tvae parameters", net[0].params.values,
+									   net[1].params.values, net[0].params.count));
+	return worst;
+}
+
+/* two CTGAN critic and generator steps on both backends, then generation */
+static double
+compare_ctgan_steps(void)
+{
+	NnCtgan		net[2];
+	NnCtganConfig config;
+	double		loss[2][2] = {{0, 0}, {0, 0}};
+	double		worst = 0.0;
+
+	nn_ctgan_config_default(&config);
+	config.embedding_dim = 8;
+	config.generator[0] = config.generator[1] = 16;
+	config.discriminator[0] = config.discriminator[1] = 12;
+	config.pac = 4;
+	for (int side = 0; side < 2; side++)
+	{
+		const SynthBackend *be = side ? other_be : cpu_be;
+		NnArena		a = {NULL, 0};
+		NnRng		rng = {78, 0};
+		unsigned long long state = 6;
+		int			row = net_layout.width + net_layout.cond_width;
+		SynthReal  *cond = calloc(NET_B * net_layout.cond_width, sizeof(SynthReal));
+		SynthReal  *real = calloc(NET_B * row, sizeof(SynthReal));
+		double		penalty,
+					cond_loss;
+
+		memset(&net[side], 0, sizeof(NnCtgan));
+		nn_ctgan_declare(&net[side], &config, &net_layout);
+		net_params(be, &net[side].gen);
+		net_params(be, &net[side].dis);
+		nn_params_init(be, &net[side].gen, &rng);
+		nn_params_init(be, &net[side].dis, &rng);
+		nn_ctgan_layout(&net[side], &a, NET_B, true);
+		a.base = (char *) be_alloc(be, a.used / sizeof(SynthReal) + 1);
+		a.used = 0;
+		nn_ctgan_layout(&net[side], &a, NET_B, true);
+		for (int r = 0; r < NET_B; r++)
+		{
+			int			slot = r % 2 ? r % 2 : 2 + r % 4;
+
+			cond[r * net_layout.cond_width + slot] = 1;
+			net_row(real + r * row, r, &state);
+			real[r * row + net_layout.width + slot] = 1;
+		}
+		be_put(be, net[side].cond, cond, NET_B * net_layout.cond_width);
+		be_put(be, net[side].real, real, NET_B * row);
+		for (int step = 0; step < 2; step++)
+		{
+			loss[side][0] = nn_ctgan_critic_step(be, &net[side], NET_B, &rng, &penalty);
+			loss[side][1] = nn_ctgan_generator_step(be, &net[side], NET_B, &rng, &cond_loss);
+		}
+		nn_ctgan_generate(be, &net[side], NET_B, false, &rng);
+		free(cond);
+		free(real);
+	}
+	for (int i = 0; i < 2; i++)
+	{
+		double		err = fabs(loss[0][i] - loss[1][i]) / fmax(fabs(loss[0][i]), 1e-3);
+
+		if (!(err <= PARITY_STEP_TOLERANCE))
+		{
+			printf("gpu parity: FAIL (ctgan steps, %s loss %.9g vs %.9g on %s)\n",
+				   i ? "generator" : "critic", loss[0][i], loss[1][i], other_be->name);
+			exit(1);
+		}
+		worst = fmax(worst, err);
+	}
+	worst = fmax(worst, compare_tensor("ctgan generator parameters and running statistics",
+									   net[0].gen.values, net[1].gen.values,
+									   net[0].gen.count + net[0].gen.state_count));
+	worst = fmax(worst, compare_tensor("ctgan critic parameters", net[0].dis.values,
+									   net[1].dis.values, net[0].dis.count));
+	worst = fmax(worst, compare_tensor("ctgan generated rows", net[0].fakeact, net[1].fakeact,
+									   NET_B * net[0].row));
+	return worst;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -740,6 +899,8 @@ main(int argc, char **argv)
 		other_be = cpu_be;
 		worst_op = compare_nn_ops(&state);
 		worst_step = compare_training_step();
+		worst_step = fmax(worst_step, compare_tvae_steps());
+		worst_step = fmax(worst_step, compare_ctgan_steps());
 		printf("gpu parity: harness PASS on the CPU alone (max rel err %.3g ops, %.3g step)\n",
 			   worst_op, worst_step);
 		return 0;
@@ -785,9 +946,11 @@ main(int argc, char **argv)
 	other_be = &gpu_backend;
 	worst_op = compare_nn_ops(&state);
 	worst_step = compare_training_step();
+	worst_step = fmax(worst_step, compare_tvae_steps());
+	worst_step = fmax(worst_step, compare_ctgan_steps());
 
 	printf("gpu parity: PASS (max rel err %.3g gemm in 4 transpose cases x %zu shapes, "
-		   "%.3g neural-network operations, %.3g one training step; on %s)\n",
+		   "%.3g neural-network operations, %.3g training steps of a small GAN, TVAE and CTGAN; on %s)\n",
 		   worst, sizeof(shapes) / sizeof(shapes[0]), worst_op, worst_step,
 		   cuda->device_name(context));
 	cuda->close(context);
