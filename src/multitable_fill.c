@@ -1209,7 +1209,13 @@ fill_table(Fill *fill, int t)
 			accepted++;
 			inserted++;
 		}
-		flush_insert(ft, inserted);
+		/* the batch's arrays go with the rows' memory */
+		{
+			MemoryContext oldcxt = MemoryContextSwitchTo(rowcxt);
+
+			flush_insert(ft, inserted);
+			MemoryContextSwitchTo(oldcxt);
+		}
 		CheckAcceptance(ft, attempts, accepted, NULL);
 	}
 	MemoryContextDelete(rowcxt);
@@ -1295,8 +1301,10 @@ fill_deferred(Fill *fill, int f)
 		{
 			int			ret;
 
+			oldcxt = MemoryContextSwitchTo(batchcxt);
 			for (int i = 0; i < nparams; i++)
 				args[i] = param_array(&params[i]);
+			MemoryContextSwitchTo(oldcxt);
 			ret = SPI_execute_plan(plan, args, NULL, false, 0);
 			if (ret != SPI_OK_UPDATE)
 				elog(ERROR, "synth: could not update \"%s\": %s", pt->name, SPI_result_code_string(ret));
@@ -1368,6 +1376,14 @@ synth_mt_fill(SynthMtPlan *plan, SynthMtMember *members, const char *target,
 	for (int f = 0; f < plan->nfks; f++)
 		if (plan->fks[f].deferred)
 			fill_deferred(&fill, f);
+	{
+		int64		total = 0;
+
+		for (int t = 0; t < plan->ntables; t++)
+			total += rows[t];
+		elog(DEBUG1, "synth_materialize: " INT64_FORMAT " rows, %zu bytes of memory held at the end",
+			 total, MemoryContextMemAllocated(fill.cxt, true));
+	}
 	for (int t = 0; t < plan->ntables; t++)
 	{
 		ExecDropSingleTupleTableSlot(fill.tables[t].slot);
