@@ -109,6 +109,13 @@ SELECT synth_train('shop', 'tvae', '{"epochs": 100000, "device": "cpu", "progres
 RESET statement_timeout;
 SELECT count(*) - :models_before AS new_models FROM synth.models;
 
-DROP TABLE shop, shop_syn;
+-- a table with nothing for a network (a key and free text) still trains and generates
+CREATE TABLE notes (id int PRIMARY KEY, body text);
+INSERT INTO notes SELECT g, md5(g::text) FROM generate_series(1, 100) g;
+SELECT synth_train('notes', 'tvae', '{"epochs": 1, "device": "cpu"}') > 0 AS trained;
+SELECT spec->'network' AS network FROM synth.models ORDER BY id DESC LIMIT 1;
+SELECT count(*), min(id) > 100 AS fresh_ids FROM synth_generate(NULL::notes, 5, seed => 1);
+
+DROP TABLE shop, shop_syn, notes;
 DROP TYPE tier;
 DROP EXTENSION synth CASCADE;

@@ -64,6 +64,8 @@ synth_method_name(SynthMethod method)
 	{
 		case SYNTH_METHOD_COPULA:
 			return "copula";
+		case SYNTH_METHOD_MST:
+			return "mst";
 		case SYNTH_METHOD_CTGAN:
 			return "ctgan";
 		case SYNTH_METHOD_TVAE:
@@ -806,6 +808,8 @@ synth_neural_fit(SynthModel *model, SynthColumn *cols, SynthSample *sample,
 	model->neural = nn;
 	nn->method = model->method;
 	plan_encoding(model, nn, sample, sample_col, opts->max_modes);
+	if (nn->ncols == 0)
+		return;					/* only keys, free text or empty columns: no network */
 
 	backend = synth_neural_backend(opts->device);
 	if (backend->alloc != NULL)
@@ -982,6 +986,8 @@ synth_neural_sample(SynthGenerator *gen, int rows)
 	int			filled = 0;
 	int64		attempts = 0;
 
+	if (nn->ncols == 0)
+		return;					/* no column for a network: nothing to sample */
 	if (gen->cond != NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
@@ -1087,9 +1093,12 @@ synth_neural_serialize(SynthModel *model, StringInfo buf)
 {
 	SynthNeural *nn = model->neural;
 	NnLayout   *layout = &nn->layout;
-	size_t		n = nn->params->count + nn->params->state_count;
+	size_t		n;
 
 	put_int32(buf, nn->ncols);
+	if (nn->ncols == 0)
+		return;					/* no network */
+	n = nn->params->count + nn->params->state_count;
 	for (int c = 0; c < nn->ncols; c++)
 	{
 		SynthNeuralColumn *col = &nn->cols[c];
@@ -1207,6 +1216,8 @@ synth_neural_deserialize(SynthModel *model, const char *p, const char *end, int6
 	model->neural = nn;
 	nn->method = model->method;
 	nn->ncols = get_int(&r, 0, model->natts);
+	if (nn->ncols == 0)
+		return r.p;				/* no network */
 	nn->cols = palloc0(sizeof(SynthNeuralColumn) * Max(nn->ncols, 1));
 	for (int c = 0; c < nn->ncols; c++)
 	{
@@ -1293,6 +1304,11 @@ synth_neural_spec_json(SynthModel *model, StringInfo buf)
 {
 	SynthNeural *nn = model->neural;
 
+	if (nn->ncols == 0)
+	{
+		appendStringInfoString(buf, "\"encoding\": {\"width\": 0}, \"network\": null");
+		return;
+	}
 	appendStringInfoString(buf, "\"encoding\": {\"width\": ");
 	appendStringInfo(buf, "%d, \"positions\": %d, \"modes\": {", nn->layout.width,
 					 nn->layout.nalpha);
