@@ -640,7 +640,7 @@ prepare_table(Fill *fill, int t)
 		if (i > 0)
 			appendStringInfoString(&sel, ", ");
 		param_sql(&sel, &ic->param, i + 1);
-		appendStringInfo(&unnest, "%sunnest($%d)", i > 0 ? ", " : "", i + 1);
+		appendStringInfo(&unnest, "%spg_catalog.unnest($%d)", i > 0 ? ", " : "", i + 1);
 		argtypes[i] = get_array_type(ic->param.elemtype);
 	}
 	if (ft->ninsert > 0)
@@ -648,7 +648,7 @@ prepare_table(Fill *fill, int t)
 						 quote_qualified_identifier(fill->target, pt->name), cols.data,
 						 overriding ? " OVERRIDING SYSTEM VALUE" : "", sel.data, unnest.data);
 	else
-		appendStringInfo(&sql, "INSERT INTO %s SELECT FROM generate_series(1, $1",
+		appendStringInfo(&sql, "INSERT INTO %s SELECT FROM pg_catalog.generate_series(1, $1",
 						 quote_qualified_identifier(fill->target, pt->name));
 	for (int i = 0; i < ft->ninsert; i++)
 		appendStringInfo(&sql, "%sc%d", i > 0 ? ", " : "", i + 1);
@@ -1263,7 +1263,7 @@ fill_deferred(Fill *fill, int f)
 		param_sql(&sql, pc, pt->nident + k + 1);
 	}
 	for (int i = 0; i < nparams; i++)
-		appendStringInfo(&unnest, "%sunnest($%d)", i > 0 ? ", " : "", i + 1);
+		appendStringInfo(&unnest, "%spg_catalog.unnest($%d)", i > 0 ? ", " : "", i + 1);
 	for (int k = 0; k < pt->nident; k++)
 	{
 		AttrNumber	a = target_attnum(child, pt->ident[k]);

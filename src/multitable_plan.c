@@ -787,7 +787,7 @@ view_columns(SynthMtPlan *plan, int t, List **names)
 		for (int i = 0; i < fk->nkeys; i++)
 			appendStringInfo(&cols, "%s%s", i > 0 ? ", " : "",
 							 quote_identifier(get_attname(child->relid, fk->child_att[i], false)));
-		appendStringInfo(&from, " LEFT JOIN (SELECT %s, count(*) AS n FROM %s.%s GROUP BY %s) %s ON ",
+		appendStringInfo(&from, " LEFT JOIN (SELECT %s, pg_catalog.count(*) AS n FROM %s.%s GROUP BY %s) %s ON ",
 						 cols.data, schema, quote_identifier(child->name), cols.data, alias);
 		for (int i = 0; i < fk->nkeys; i++)
 			appendStringInfo(&from, "%s%s.%s = t.%s", i > 0 ? " AND " : "", alias,

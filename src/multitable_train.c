@@ -177,7 +177,7 @@ train_set(Oid nspid, Jsonb *options)
 		NameData	context_name;
 
 		CHECK_FOR_INTERRUPTS();
-		rows = caller_exec(psprintf("SELECT count(*) FROM %s", qualified));
+		rows = caller_exec(psprintf("SELECT pg_catalog.count(*) FROM %s", qualified));
 		if (table->context >= 0 && plan->fks[table->context].nullable)
 		{
 			SynthMtFk  *fk = &plan->fks[table->context];
@@ -187,7 +187,7 @@ train_set(Oid nspid, Jsonb *options)
 			for (int i = 0; i < fk->nkeys; i++)
 				appendStringInfo(&cond, "%s%s IS NULL", i > 0 ? " OR " : "",
 								 quote_identifier(get_attname(table->relid, fk->child_att[i], false)));
-			orphans = caller_exec(psprintf("SELECT count(*) FROM %s WHERE %s", qualified, cond.data));
+			orphans = caller_exec(psprintf("SELECT pg_catalog.count(*) FROM %s WHERE %s", qualified, cond.data));
 		}
 		if (rows > 0)
 		{
