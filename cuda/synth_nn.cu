@@ -39,13 +39,15 @@ random_uniform(unsigned long long seed, unsigned long long counter)
 	return ((double) (random_bits(seed, counter) >> 11) + 0.5) * (1.0 / 9007199254740992.0);
 }
 
+/* counters 2p and 2p + 1: cosine and sine of Box-Muller pair p */
 __device__ static inline double
 random_normal(unsigned long long seed, unsigned long long counter)
 {
-	double		u1 = random_uniform(seed, counter);
-	double		u2 = random_uniform(seed ^ 0xD1B54A32D192ED03ULL, counter);
+	unsigned long long pair = counter >> 1;
+	double		r = sqrt(-2.0 * log(random_uniform(seed, pair)));
+	double		theta = 6.283185307179586 * random_uniform(seed ^ 0xD1B54A32D192ED03ULL, pair);
 
-	return sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
+	return r * ((counter & 1) ? sin(theta) : cos(theta));
 }
 
 /* ---------------------------------------------------------------- kernels */

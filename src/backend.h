@@ -321,18 +321,31 @@ synth_random_uniform(uint64_t seed, uint64_t counter)
 }
 
 /*
- * A standard normal double (Box-Muller) from the uniforms of (seed, counter)
- * and (seed ^ SYNTH_RANDOM_SECOND, counter): one counter per number.
+ * A standard normal double by Box-Muller: counters 2p and 2p + 1 are the
+ * cosine and the sine of the pair drawn from the uniforms of (seed, p) and
+ * (seed ^ SYNTH_RANDOM_SECOND, p), two independent normals for one
+ * logarithm.  synth_random_normal_pair gives both.
  */
 #define SYNTH_RANDOM_SECOND		UINT64_C(0xD1B54A32D192ED03)
+
+static inline void
+synth_random_normal_pair(uint64_t seed, uint64_t pair, double *even, double *odd)
+{
+	double		r = sqrt(-2.0 * log(synth_random_uniform(seed, pair)));
+	double		theta = 6.283185307179586 * synth_random_uniform(seed ^ SYNTH_RANDOM_SECOND, pair);
+
+	*even = r * cos(theta);
+	*odd = r * sin(theta);
+}
 
 static inline double
 synth_random_normal(uint64_t seed, uint64_t counter)
 {
-	double		u1 = synth_random_uniform(seed, counter);
-	double		u2 = synth_random_uniform(seed ^ SYNTH_RANDOM_SECOND, counter);
+	double		even,
+				odd;
 
-	return sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
+	synth_random_normal_pair(seed, counter >> 1, &even, &odd);
+	return (counter & 1) ? odd : even;
 }
 
 /* backend_cpu.c: the OpenBLAS backend, needing no server headers */

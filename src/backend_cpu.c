@@ -580,11 +580,28 @@ cpu_fill_uniform(const SynthBackend *backend, size_t n, SynthReal lo, SynthReal 
 		x[i] = (SynthReal) (lo + (hi - lo) * synth_random_uniform(seed, offset + i));
 }
 
+/* Both numbers of each Box-Muller pair at once, for one logarithm per two. */
 static void
 cpu_fill_normal(const SynthBackend *backend, size_t n, SynthReal mean, SynthReal std,
 				uint64_t seed, uint64_t offset, SynthReal *x)
 {
-	for (size_t i = 0; i < n; i++)
+	size_t		i = 0;
+
+	if (n > 0 && (offset & 1))
+	{
+		x[0] = (SynthReal) (mean + std * synth_random_normal(seed, offset));
+		i = 1;
+	}
+	for (; i + 1 < n; i += 2)
+	{
+		double		even,
+					odd;
+
+		synth_random_normal_pair(seed, (offset + i) >> 1, &even, &odd);
+		x[i] = (SynthReal) (mean + std * even);
+		x[i + 1] = (SynthReal) (mean + std * odd);
+	}
+	if (i < n)
 		x[i] = (SynthReal) (mean + std * synth_random_normal(seed, offset + i));
 }
 
