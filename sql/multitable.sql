@@ -376,6 +376,16 @@ ALTER TABLE shop.settings ADD CONSTRAINT impossible CHECK (value > 100) NOT VALI
 SELECT * FROM synth_materialize('shop', 'shop_synth3', seed => 1);
 -- nothing of a failed materialization is left behind
 SELECT to_regnamespace('shop_synth3') IS NULL AS nothing_left;
+-- training and materializing need SELECT on every table of the set
+CREATE ROLE regress_synth_mt_reader;
+GRANT USAGE ON SCHEMA hr TO regress_synth_mt_reader;
+GRANT SELECT ON hr.departments, hr.employees TO regress_synth_mt_reader;
+SET ROLE regress_synth_mt_reader;
+SELECT synth_train_schema('hr');
+SELECT * FROM synth_materialize('hr', 'hr_copy');
+RESET ROLE;
+DROP OWNED BY regress_synth_mt_reader;
+DROP ROLE regress_synth_mt_reader;
 
 SET client_min_messages = warning;
 DROP SCHEMA shop, shop_synth, shop_synth2, shop_small, hr, hr_synth, school, school_synth, loop, ops, ops_synth CASCADE;

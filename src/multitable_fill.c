@@ -20,10 +20,10 @@
  * Rows go in through SPI, as the caller, in batches (one INSERT ... SELECT
  * FROM unnest(arrays) per batch), so the database checks every constraint.
  * CHECK constraints are also evaluated here first and a row that fails one
- * is drawn again (at most SYNTH_MT_CHECK_TRIES times per row, and the
- * table stops with an error naming the constraint when fewer than 1% of rows
- * pass); a UNIQUE key made of foreign keys is kept by drawing the other
- * parent again.
+ * is drawn again (the table stops with an error naming the constraint when
+ * fewer than 1% of rows pass; a row still failing after SYNTH_MT_CHECK_TRIES
+ * draws is left out, with a NOTICE); a UNIQUE key made of foreign keys is
+ * kept by drawing the other parent again.
  *
  * Memory: per synthetic row, what later tables need of it (the key values
  * children point at, the children counts and the context values); generated
@@ -54,7 +54,7 @@
 
 #define FILL_BATCH				SYNTH_GENERATE_BATCH
 #define UPDATE_BATCH			10000
-#define SYNTH_MT_CHECK_TRIES	100		/* draws of one row before its constraint is judged impossible */
+#define SYNTH_MT_CHECK_TRIES	1000	/* draws of one row before it is left out */
 #define SYNTH_MT_MAX_UNIQUE_FKS	4		/* foreign keys in one UNIQUE key kept by redrawing */
 #define U_EPS					1e-6
 
@@ -738,19 +738,16 @@ flush_insert(FillTable *ft, int nrows)
 		ft->icols[i].param.n = 0;
 }
 
-/* Ensure a table whose rows keep failing a constraint ends with an error, not a hang. */
-static void
-CheckAcceptance(FillTable *ft, int64 attempts, int64 accepted, const char *forced)
+/* The constraint (CHECK or UNIQUE over foreign keys) the table's rows failed most. */
+static const char *
+worst_constraint(FillTable *ft)
 {
-	const char *name = forced;
+	const char *name = "?";
 	int64		worst = 0;
 	ListCell   *lc;
 
-	if (forced == NULL &&
-		(attempts < SYNTH_MT_CHECK_MIN_TRIES || accepted >= attempts * SYNTH_MT_CHECK_MIN_RATE))
-		return;
 	for (int i = 0; i < ft->nchecks; i++)
-		if (ft->check_fails[i] > worst && name == NULL)
+		if (ft->check_fails[i] > worst)
 		{
 			worst = ft->check_fails[i];
 			name = ft->check_names[i];
@@ -759,18 +756,27 @@ CheckAcceptance(FillTable *ft, int64 attempts, int64 accepted, const char *force
 	{
 		UniqueFks  *u = lfirst(lc);
 
-		if (u->fails > worst && forced == NULL)
+		if (u->fails > worst)
 		{
 			worst = u->fails;
 			name = u->name;
 		}
 	}
+	return name;
+}
+
+/* Ensure a table whose rows keep failing a constraint ends with an error, not a hang. */
+static void
+CheckAcceptance(FillTable *ft, int64 attempts, int64 accepted)
+{
+	if (attempts < SYNTH_MT_CHECK_MIN_TRIES || accepted >= attempts * SYNTH_MT_CHECK_MIN_RATE)
+		return;
 	ereport(ERROR,
 			(errcode(ERRCODE_CHECK_VIOLATION),
 			 errmsg("synthetic rows of table \"%s\" keep failing constraint \"%s\"",
-					ft->pt->name, name ? name : "?"),
-			 errdetail(INT64_FORMAT " of " INT64_FORMAT " rows drawn passed; a row is drawn at most %d times.",
-					   accepted, attempts, SYNTH_MT_CHECK_TRIES),
+					ft->pt->name, worst_constraint(ft)),
+			 errdetail(INT64_FORMAT " of " INT64_FORMAT " rows drawn passed; below %g%% synth stops.",
+					   accepted, attempts, 100.0 * SYNTH_MT_CHECK_MIN_RATE),
 			 errhint("The model rarely generates rows that satisfy it: train with the constraint's columns modelled, or relax the constraint.")));
 }
 
@@ -1060,6 +1066,7 @@ fill_table(Fill *fill, int t)
 	Pending    *batch;
 	int64		accepted = 0;
 	int64		attempts = 0;
+	int64		left_out = 0;
 	Datum	   *row = palloc(sizeof(Datum) * Max(natts, 1));
 	bool	   *rownull = palloc(sizeof(bool) * Max(natts, 1));
 	int64	   *chosen = palloc(sizeof(int64) * Max(plan->nfks, 1));
@@ -1189,10 +1196,14 @@ fill_table(Fill *fill, int t)
 
 			if (ufailed != NULL || cfailed >= 0)
 			{
-				if (batch[r].tries >= SYNTH_MT_CHECK_TRIES)
-					CheckAcceptance(ft, attempts, accepted,
-									ufailed ? ufailed->name : ft->check_names[cfailed]);
-				retry[nretry++] = batch[r];
+				if (batch[r].tries < SYNTH_MT_CHECK_TRIES)
+					retry[nretry++] = batch[r];
+				else
+				{
+					/* one row whose parent admits no valid child: leave it out */
+					total--;
+					left_out++;
+				}
 				continue;
 			}
 
@@ -1216,9 +1227,15 @@ fill_table(Fill *fill, int t)
 			flush_insert(ft, inserted);
 			MemoryContextSwitchTo(oldcxt);
 		}
-		CheckAcceptance(ft, attempts, accepted, NULL);
+		CheckAcceptance(ft, attempts, accepted);
 	}
 	MemoryContextDelete(rowcxt);
+	if (left_out > 0)
+		ereport(NOTICE,
+				(errmsg("synth_materialize left out " INT64_FORMAT " rows of table \"%s\" that still failed constraint \"%s\" after %d draws each",
+						left_out, pt->name, worst_constraint(ft), SYNTH_MT_CHECK_TRIES),
+				 errhint("Their parent rows have fewer children than the model drew for them.")));
+	ft->nrows = accepted;
 	return accepted;
 }
 

@@ -21,6 +21,7 @@
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "miscadmin.h"
+#include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/json.h"
@@ -121,6 +122,20 @@ table_train_options(SynthMtTable *table, SynthMtOptions *opts)
 	return DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(buf.data)));
 }
 
+/* Ensure the caller may read every table of the set: training reads them all. */
+static void
+CheckCanTrain(SynthMtPlan *plan)
+{
+	for (int t = 0; t < plan->ntables; t++)
+		if (pg_class_aclcheck(plan->tables[t].relid, GetUserId(), ACL_SELECT) != ACLCHECK_OK)
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("permission denied to train on table \"%s\"", plan->tables[t].name),
+					 errhint("Training a schema reads every table of it: the table's owner can GRANT SELECT ON %s TO %s, or leave the table out with option \"tables\".",
+							 quote_qualified_identifier(plan->schema, plan->tables[t].name),
+							 quote_identifier(GetUserNameFromId(GetUserId(), false)))));
+}
+
 /* Errors while a table is trained name the table, and how options name its columns. */
 static void
 train_error_context(void *arg)
@@ -149,6 +164,7 @@ train_set(Oid nspid, Jsonb *options)
 
 	synth_mt_parse_options(options, &opts);
 	plan = synth_mt_plan(nspid, &opts);
+	CheckCanTrain(plan);
 
 	initStringInfo(&plan_json);
 	synth_mt_plan_json(plan, &plan_json);
