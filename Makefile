@@ -35,6 +35,13 @@ CONTRIB_TESTDB = synth_regression
 # compiler vectorise them (about 20 % of a CTGAN step on Adult).
 src/backend_cpu.o: CFLAGS += -O3
 
+# The quality report's distance loops and tree histograms vectorise as well
+# (its privacy figures on Adult: 2.3 s at -O2, 0.5 s at -O3).
+src/quality.o src/gbt.o: CFLAGS += -O3
+
+# Unit tests that include a source file are rebuilt when it changes.
+test/unit/gbt_test: src/gbt.c src/gbt.h
+
 .PHONY: cuda-lib install-cuda uninstall-cuda clean-tests unit gpu-test
 
 # ---------------------------------------------------------------- CUDA backend

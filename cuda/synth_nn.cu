@@ -39,15 +39,23 @@ random_uniform(unsigned long long seed, unsigned long long counter)
 	return ((double) (random_bits(seed, counter) >> 11) + 0.5) * (1.0 / 9007199254740992.0);
 }
 
-/* counters 2p and 2p + 1: cosine and sine of Box-Muller pair p */
-__device__ static inline double
+/* counters 2p and 2p + 1: cosine and sine of Box-Muller pair p, in single precision */
+__device__ static inline float
 random_normal(unsigned long long seed, unsigned long long counter)
 {
 	unsigned long long pair = counter >> 1;
-	double		r = sqrt(-2.0 * log(random_uniform(seed, pair)));
-	double		theta = 6.283185307179586 * random_uniform(seed ^ 0xD1B54A32D192ED03ULL, pair);
+	float		r = sqrtf(-2.0f * logf((float) random_uniform(seed, pair)));
+	float		theta = 6.2831853f * (float) random_uniform(seed ^ 0xD1B54A32D192ED03ULL, pair);
 
-	return r * ((counter & 1) ? sin(theta) : cos(theta));
+	return r * ((counter & 1) ? sinf(theta) : cosf(theta));
+}
+
+__device__ static inline float
+random_gumbel(unsigned long long seed, unsigned long long counter)
+{
+	float		u = fminf((float) random_uniform(seed, counter), 0.99999994f);
+
+	return -logf(-logf(u));
 }
 
 /* ---------------------------------------------------------------- kernels */
@@ -279,7 +287,7 @@ softmax_forward_kernel(int rows, int cols, real tau, int gumbel, unsigned long l
 			double		v = x[c];
 
 			if (gumbel)
-				v -= log(-log(random_uniform(seed, offset + (unsigned long long) r * cols + c)));
+				v += random_gumbel(seed, offset + (unsigned long long) r * cols + c);
 			v /= tau;
 			y[c] = (real) v;
 			if (y[c] > max)
@@ -401,7 +409,7 @@ kl_normal_kernel(int rows, int cols, real scale, const real *mu, const real *log
 		for (int c = 0; c < cols; c++)
 		{
 			size_t		i = r * cols + c;
-			double		e = exp((double) logvar[i]);
+			double		e = expf(logvar[i]);
 
 			l += -0.5 * (1.0 + logvar[i] - (double) mu[i] * mu[i] - e);
 			dmu[i] += (real) (scale * mu[i]);
@@ -444,7 +452,7 @@ __global__ static void
 reparam_forward_kernel(size_t n, const real *mu, const real *logvar, const real *eps, real *z)
 {
 	GRID_STRIDE(i, n)
-		z[i] = (real) (mu[i] + eps[i] * exp(0.5 * logvar[i]));
+		z[i] = mu[i] + eps[i] * expf(0.5f * logvar[i]);
 }
 
 __global__ static void
@@ -454,7 +462,7 @@ reparam_backward_kernel(size_t n, const real *logvar, const real *eps, const rea
 	GRID_STRIDE(i, n)
 	{
 		dmu[i] = dz[i];
-		dlogvar[i] = (real) (dz[i] * eps[i] * 0.5 * exp(0.5 * logvar[i]));
+		dlogvar[i] = dz[i] * eps[i] * 0.5f * expf(0.5f * logvar[i]);
 	}
 }
 

@@ -283,3 +283,77 @@ LANGUAGE C VOLATILE;
 
 COMMENT ON FUNCTION synth_job_wait(bigint, interval) IS
 	'wait until the job ends and return its state (after timeout, the state it is in)';
+
+/* ---- quality reports and gates (issue 7) ---- */
+
+CREATE FUNCTION synth_report(model_id bigint,
+							 target text DEFAULT NULL,
+							 options jsonb DEFAULT '{}')
+RETURNS jsonb
+AS 'MODULE_PATHNAME', 'synth_report_model'
+LANGUAGE C VOLATILE;
+
+COMMENT ON FUNCTION synth_report(bigint, text, jsonb) IS
+	'fidelity, utility and privacy of freshly generated rows of a model against its training and holdout rows; stored in synth.models.metrics';
+
+/*
+ * Tables are named by text ('schema.table', as regclass reads it): with
+ * regclass parameters, synth_report('t', 't_synth') would resolve to the
+ * model form, and synth_report(3, 'income', '{}') would be ambiguous, since
+ * integers cast to regclass implicitly.
+ */
+CREATE FUNCTION synth_report("real" text,
+							 synthetic text,
+							 target text DEFAULT NULL,
+							 holdout text DEFAULT NULL,
+							 options jsonb DEFAULT '{}')
+RETURNS jsonb
+AS 'MODULE_PATHNAME', 'synth_report_tables'
+LANGUAGE C VOLATILE;
+
+COMMENT ON FUNCTION synth_report(text, text, text, text, jsonb) IS
+	'fidelity, utility and privacy of a synthetic table against the real rows it was made from (and real rows it never saw)';
+
+/* The readable form: one line per figure, from a report computed now or stored. */
+CREATE FUNCTION synth_report_table(report jsonb)
+RETURNS TABLE (pillar text, metric text, value float8, threshold text, passed boolean)
+LANGUAGE sql IMMUTABLE STRICT
+AS $$
+	SELECT c->>'pillar', c->>'metric', (c->>'value')::float8, c->>'threshold',
+		   (c->>'passed')::boolean
+	FROM jsonb_array_elements(report->'checks') WITH ORDINALITY AS t(c, n)
+	ORDER BY n
+$$;
+
+COMMENT ON FUNCTION synth_report_table(jsonb) IS
+	'a quality report as lines: pillar, metric, value, threshold, passed';
+
+CREATE FUNCTION synth_report_table(model_id bigint,
+								   target text DEFAULT NULL,
+								   options jsonb DEFAULT '{}')
+RETURNS TABLE (pillar text, metric text, value float8, threshold text, passed boolean)
+LANGUAGE sql VOLATILE
+AS $$ SELECT * FROM synth_report_table(synth_report(model_id, target, options)) $$;
+
+COMMENT ON FUNCTION synth_report_table(bigint, text, jsonb) IS
+	'synth_report of a model as lines: pillar, metric, value, threshold, passed';
+
+CREATE FUNCTION synth_report_table("real" text,
+								   synthetic text,
+								   target text DEFAULT NULL,
+								   holdout text DEFAULT NULL,
+								   options jsonb DEFAULT '{}')
+RETURNS TABLE (pillar text, metric text, value float8, threshold text, passed boolean)
+LANGUAGE sql VOLATILE
+AS $$ SELECT * FROM synth_report_table(synth_report("real", synthetic, target, holdout, options)) $$;
+
+COMMENT ON FUNCTION synth_report_table(text, text, text, text, jsonb) IS
+	'synth_report of two tables as lines: pillar, metric, value, threshold, passed';
+
+CREATE FUNCTION synth_check_gates(model_id bigint, gates jsonb DEFAULT NULL)
+RETURNS void
+AS 'MODULE_PATHNAME', 'synth_check_gates'
+LANGUAGE C VOLATILE;
+
+COMMENT ON FUNCTION synth_check_gates(bigint, jsonb) IS
+	'raise an error naming the failing figure unless the model''s stored quality report meets the gates (NULL: those of synth.gates)';

@@ -321,31 +321,44 @@ synth_random_uniform(uint64_t seed, uint64_t counter)
 }
 
 /*
- * A standard normal double by Box-Muller: counters 2p and 2p + 1 are the
- * cosine and the sine of the pair drawn from the uniforms of (seed, p) and
- * (seed ^ SYNTH_RANDOM_SECOND, p), two independent normals for one
- * logarithm.  synth_random_normal_pair gives both.
+ * A standard normal by Box-Muller, in single precision (what the networks
+ * use): counters 2p and 2p + 1 are the cosine and the sine of the pair drawn
+ * from the uniforms of (seed, p) and (seed ^ SYNTH_RANDOM_SECOND, p), two
+ * independent normals for one logarithm.  synth_random_normal_pair gives
+ * both.
  */
 #define SYNTH_RANDOM_SECOND		UINT64_C(0xD1B54A32D192ED03)
 
 static inline void
-synth_random_normal_pair(uint64_t seed, uint64_t pair, double *even, double *odd)
+synth_random_normal_pair(uint64_t seed, uint64_t pair, float *even, float *odd)
 {
-	double		r = sqrt(-2.0 * log(synth_random_uniform(seed, pair)));
-	double		theta = 6.283185307179586 * synth_random_uniform(seed ^ SYNTH_RANDOM_SECOND, pair);
+	float		r = sqrtf(-2.0f * logf((float) synth_random_uniform(seed, pair)));
+	float		theta = 6.2831853f * (float) synth_random_uniform(seed ^ SYNTH_RANDOM_SECOND, pair);
 
-	*even = r * cos(theta);
-	*odd = r * sin(theta);
+	*even = r * cosf(theta);
+	*odd = r * sinf(theta);
 }
 
-static inline double
+static inline float
 synth_random_normal(uint64_t seed, uint64_t counter)
 {
-	double		even,
+	float		even,
 				odd;
 
 	synth_random_normal_pair(seed, counter >> 1, &even, &odd);
 	return (counter & 1) ? odd : even;
+}
+
+/*
+ * Gumbel noise -log(-log(u)) of counter's uniform, in single precision; u is
+ * kept below 1 so that the noise stays finite.
+ */
+static inline float
+synth_random_gumbel(uint64_t seed, uint64_t counter)
+{
+	float		u = fminf((float) synth_random_uniform(seed, counter), 0.99999994f);
+
+	return -logf(-logf(u));
 }
 
 /* backend_cpu.c: the OpenBLAS backend, needing no server headers */

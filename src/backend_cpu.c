@@ -17,6 +17,17 @@
 
 #define CPU_MAX_COLS	256		/* columns whose statistics one pass keeps on the stack */
 
+/* exp in the precision of SynthReal: single in the extension, double in the gradient tests */
+static inline SynthReal
+real_exp(SynthReal x)
+{
+#ifdef SYNTH_REAL_DOUBLE
+	return exp(x);
+#else
+	return expf(x);
+#endif
+}
+
 static bool
 cpu_supports(const SynthBackend *backend, SynthOp op)
 {
@@ -138,17 +149,27 @@ cpu_bias_add(const SynthBackend *backend, int rows, int cols, const SynthReal *b
 	}
 }
 
+/* Column sums a row at a time (each still adds its rows in order), reading memory in order. */
 static void
 cpu_bias_grad(const SynthBackend *backend, int rows, int cols, const SynthReal *dout,
 			  int ldd, SynthReal *dbias)
 {
-	for (int c = 0; c < cols; c++)
+	for (int c0 = 0; c0 < cols; c0 += CPU_MAX_COLS)
 	{
-		double		s = 0.0;
+		int			n = cols - c0 < CPU_MAX_COLS ? cols - c0 : CPU_MAX_COLS;
+		double		s[CPU_MAX_COLS];
 
+		for (int c = 0; c < n; c++)
+			s[c] = 0.0;
 		for (int r = 0; r < rows; r++)
-			s += dout[(size_t) r * ldd + c];
-		dbias[c] += (SynthReal) s;
+		{
+			const SynthReal *row = dout + (size_t) r * ldd + c0;
+
+			for (int c = 0; c < n; c++)
+				s[c] += row[c];
+		}
+		for (int c = 0; c < n; c++)
+			dbias[c0 + c] += (SynthReal) s[c];
 	}
 }
 
@@ -376,7 +397,7 @@ cpu_softmax_forward(const SynthBackend *backend, int rows, int cols,
 			double		v = x[c];
 
 			if (gumbel)
-				v -= log(-log(synth_random_uniform(seed, offset + (uint64_t) r * cols + c)));
+				v += synth_random_gumbel(seed, offset + (uint64_t) r * cols + c);
 			v /= tau;
 			y[c] = (SynthReal) v;
 			if (y[c] > max)
@@ -485,7 +506,7 @@ cpu_kl_normal(const SynthBackend *backend, int rows, int cols, SynthReal scale,
 		for (int c = 0; c < cols; c++)
 		{
 			size_t		i = (size_t) r * cols + c;
-			double		e = exp((double) logvar[i]);
+			double		e = real_exp(logvar[i]);
 
 			l += -0.5 * (1.0 + logvar[i] - (double) mu[i] * mu[i] - e);
 			dmu[i] += (SynthReal) (scale * mu[i]);
@@ -521,7 +542,7 @@ cpu_reparam_forward(const SynthBackend *backend, size_t n, const SynthReal *mu,
 					const SynthReal *logvar, const SynthReal *eps, SynthReal *z)
 {
 	for (size_t i = 0; i < n; i++)
-		z[i] = (SynthReal) (mu[i] + eps[i] * exp(0.5 * logvar[i]));
+		z[i] = mu[i] + eps[i] * real_exp((SynthReal) 0.5 * logvar[i]);
 }
 
 static void
@@ -532,7 +553,7 @@ cpu_reparam_backward(const SynthBackend *backend, size_t n, const SynthReal *log
 	for (size_t i = 0; i < n; i++)
 	{
 		dmu[i] = dz[i];
-		dlogvar[i] = (SynthReal) (dz[i] * eps[i] * 0.5 * exp(0.5 * logvar[i]));
+		dlogvar[i] = dz[i] * eps[i] * (SynthReal) 0.5 * real_exp((SynthReal) 0.5 * logvar[i]);
 	}
 }
 
@@ -594,7 +615,7 @@ cpu_fill_normal(const SynthBackend *backend, size_t n, SynthReal mean, SynthReal
 	}
 	for (; i + 1 < n; i += 2)
 	{
-		double		even,
+		float		even,
 					odd;
 
 		synth_random_normal_pair(seed, (offset + i) >> 1, &even, &odd);

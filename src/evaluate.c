@@ -23,9 +23,14 @@
  * that is NULL in every row has no distribution) is returned as NULL and left
  * out of the means, as SDMetrics leaves out NaN.
  *
+ * detection_auc goes beyond pairs: a gradient-boosted classifier
+ * (quality.c) is trained to tell real rows from synthetic ones and scored by
+ * cross-validated ROC AUC, 0.5 when it cannot tell them apart.
+ *
  *-------------------------------------------------------------------------
  */
 #include "synth.h"
+#include "quality.h"
 
 #include <math.h>
 
@@ -69,31 +74,18 @@
 
 PG_FUNCTION_INFO_V1(synth_evaluate);
 
-/*
- * A set of 64-bit row hashes: open addressing, linear probing, 0 marks an
- * empty slot (a hash of 0 is stored as 1).
- */
-typedef struct RowHashSet
-{
-	uint64	   *slots;
-	uint64		nslots;			/* a power of two */
-	int64		count;
-	bool		full;			/* reached SYNTH_EVAL_MAX_ROW_HASHES */
-	MemoryContext cxt;
-} RowHashSet;
-
 /* State of the row callback: hash real rows in, then probe synthetic rows. */
 typedef struct CopyCheck
 {
 	int			ncols;
 	SynthColumn *cols;			/* the columns of the table being read */
 	Oid		   *typoutputs;
-	RowHashSet	set;
+	SynthHashSet set;
 	bool		probing;
 	int64		copies;
 } CopyCheck;
 
-/* The output rows, and the scores that go into the summary means. */
+/* The output rows (none without a store), and the scores that go into the summary means. */
 typedef struct EvalOutput
 {
 	Tuplestorestate *store;
@@ -102,6 +94,9 @@ typedef struct EvalOutput
 	int			shape_count;
 	double		pair_sum;
 	int			pair_count;
+	double		shapes;			/* the summary, NaN where undefined */
+	double		trends;
+	double		quality;
 } EvalOutput;
 
 /*
@@ -248,11 +243,11 @@ columns_comparable(SynthColumn *a, SynthColumn *b)
  * Match the columns of real and synthetic by name: parallel arrays, in the
  * real table's column order.  Key columns are skipped silently (they are
  * fresh values by design); columns that cannot be compared are named in one
- * NOTICE.  Returns the number of compared columns.
+ * NOTICE that names the caller.  Returns the number of compared columns.
  */
-static int
-match_columns(Relation realrel, Relation synrel,
-			  SynthColumn **realcols_out, SynthColumn **syncols_out)
+int
+synth_match_columns(Relation realrel, Relation synrel,
+					SynthColumn **realcols_out, SynthColumn **syncols_out, const char *caller)
 {
 	TupleDesc	realdesc = RelationGetDescr(realrel);
 	TupleDesc	syndesc = RelationGetDescr(synrel);
@@ -337,7 +332,7 @@ match_columns(Relation realrel, Relation synrel,
 
 	if (skipped.len > 0)
 		ereport(NOTICE,
-				(errmsg("synth_evaluate does not compare columns %s", skipped.data),
+				(errmsg("%s does not compare columns %s", caller, skipped.data),
 				 errdetail("Numbers, dates and timestamps are compared as continuous values; bool, text and enum values as categories; other types, and columns whose types differ in kind, are skipped.")));
 
 	if (ncols == 0)
@@ -355,8 +350,13 @@ match_columns(Relation realrel, Relation synrel,
 
 /* ---- exact copies ---- */
 
-static void
-rowhash_init(RowHashSet *set, MemoryContext cxt)
+/*
+ * A set of 64-bit row hashes: open addressing, linear probing, 0 marks an
+ * empty slot (a hash of 0 is stored as 1).  It holds at most
+ * SYNTH_EVAL_MAX_ROW_HASHES hashes; past that, full is set.
+ */
+void
+synth_hashset_init(SynthHashSet *set, MemoryContext cxt)
 {
 	set->cxt = cxt;
 	set->nslots = 1024;
@@ -365,8 +365,8 @@ rowhash_init(RowHashSet *set, MemoryContext cxt)
 	set->slots = MemoryContextAllocZero(cxt, sizeof(uint64) * set->nslots);
 }
 
-static bool
-rowhash_contains(RowHashSet *set, uint64 hash)
+bool
+synth_hashset_contains(SynthHashSet *set, uint64 hash)
 {
 	uint64		mask = set->nslots - 1;
 	uint64		pos = hash & mask;
@@ -382,7 +382,7 @@ rowhash_contains(RowHashSet *set, uint64 hash)
 }
 
 static void
-rowhash_grow(RowHashSet *set)
+hashset_grow(SynthHashSet *set)
 {
 	uint64		nslots = set->nslots * 2;
 	uint64		mask = nslots - 1;
@@ -406,8 +406,8 @@ rowhash_grow(RowHashSet *set)
 	set->nslots = nslots;
 }
 
-static void
-rowhash_add(RowHashSet *set, uint64 hash)
+void
+synth_hashset_add(SynthHashSet *set, uint64 hash)
 {
 	uint64		mask = set->nslots - 1;
 	uint64		pos = hash & mask;
@@ -429,7 +429,7 @@ rowhash_add(RowHashSet *set, uint64 hash)
 	set->count++;
 	/* keep the load under 0.7: 2^24 slots hold the largest set */
 	if ((uint64) set->count * 10 > set->nslots * 7)
-		rowhash_grow(set);
+		hashset_grow(set);
 }
 
 /*
@@ -457,9 +457,34 @@ continuous_value(SynthColumn *col, Datum value)
 }
 
 /*
- * The hash of one row over the compared columns: numbers by value,
- * categories by their text, NULL as a value of its own.
+ * The hash of one value of the column_index-th compared column, for row
+ * hashes: numbers by value, categories by their text, NULL as a value of its
+ * own.  The quality report hashes rows the same way.
  */
+uint64
+synth_value_hash(SynthColumn *col, int column_index, bool isnull, Datum value, Oid typoutput)
+{
+	if (isnull)
+		return SYNTH_EVAL_NULL_HASH;
+	if (col->kind == SYNTH_KIND_CONTINUOUS)
+	{
+		double		v = continuous_value(col, value);
+
+		if (v == 0.0)
+			v = 0.0;			/* -0 equals 0 */
+		else if (isnan(v))
+			v = NAN;
+		return hash_bytes_extended((const unsigned char *) &v, sizeof(v), column_index);
+	}
+	else
+	{
+		char	   *s = OidOutputFunctionCall(typoutput, value);
+
+		return hash_bytes_extended((const unsigned char *) s, strlen(s), column_index);
+	}
+}
+
+/* The hash of one row over the compared columns. */
 static uint64
 row_hash(CopyCheck *check, HeapTuple tuple, TupleDesc desc)
 {
@@ -467,36 +492,17 @@ row_hash(CopyCheck *check, HeapTuple tuple, TupleDesc desc)
 
 	for (int c = 0; c < check->ncols; c++)
 	{
-		SynthColumn *col = &check->cols[c];
 		bool		isnull;
 		Datum		value = heap_getattr(tuple, c + 1, desc, &isnull);
-		uint64		h;
 
-		if (isnull)
-			h = SYNTH_EVAL_NULL_HASH;
-		else if (col->kind == SYNTH_KIND_CONTINUOUS)
-		{
-			double		v = continuous_value(col, value);
-
-			if (v == 0.0)
-				v = 0.0;		/* -0 equals 0 */
-			else if (isnan(v))
-				v = NAN;
-			h = hash_bytes_extended((const unsigned char *) &v, sizeof(v), c);
-		}
-		else
-		{
-			char	   *s = OidOutputFunctionCall(check->typoutputs[c], value);
-
-			h = hash_bytes_extended((const unsigned char *) s, strlen(s), c);
-		}
-		hash = hash_combine64(hash, h);
+		hash = hash_combine64(hash, synth_value_hash(&check->cols[c], c, isnull, value,
+													 check->typoutputs[c]));
 	}
 	return hash == 0 ? 1 : hash;
 }
 
 /* The reader's row callback: runs in its per-batch memory context. */
-static void
+static bool
 copy_check_row(void *arg, HeapTuple tuple, TupleDesc desc)
 {
 	CopyCheck  *check = (CopyCheck *) arg;
@@ -504,11 +510,12 @@ copy_check_row(void *arg, HeapTuple tuple, TupleDesc desc)
 
 	if (check->probing)
 	{
-		if (rowhash_contains(&check->set, hash))
+		if (synth_hashset_contains(&check->set, hash))
 			check->copies++;
 	}
 	else
-		rowhash_add(&check->set, hash);
+		synth_hashset_add(&check->set, hash);
+	return true;
 }
 
 static void
@@ -536,6 +543,8 @@ emit(EvalOutput *out, const char *column_name, const char *metric, double score,
 
 	if (!score_null && !isfinite(score))
 		score_null = true;
+	if (out->store == NULL)
+		return;
 	if (column_name)
 		values[0] = CStringGetTextDatum(column_name);
 	else
@@ -986,53 +995,64 @@ evaluate_pairs(EvalOutput *out, SynthColumn *realcols, SynthColumn *syncols, int
 	}
 }
 
-/* ---- the SQL function ---- */
+/* ---- detection ---- */
 
 /*
- * synth_evaluate(real regclass, synthetic regclass)
- *		RETURNS TABLE (column_name text, metric text, score float8)
+ * detection_auc over the two samples, categories coded in the real table's
+ * dictionary; near-unique text (names, notes) is left out, since any
+ * generator that does not copy it is told apart by it alone.
  */
-Datum
-synth_evaluate(PG_FUNCTION_ARGS)
+static double
+evaluate_detection(SynthColumn *realcols, SynthColumn *syncols, int ncols,
+				   SynthSample *real, SynthSample *syn)
 {
-	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	MemoryContext workcxt;
-	MemoryContext oldcxt;
-	Relation	realrel;
-	Relation	synrel;
+	SynthQualitySettings settings;
+	SynthQualityColumn *qcols = palloc(sizeof(SynthQualityColumn) * ncols);
+	int		   *cmp = palloc(sizeof(int) * ncols);
+	int			ncmp = 0;
+	SynthQualityRows *realrows;
+	SynthQualityRows *synrows;
+	SynthRng	rng;
+
+	for (int c = 0; c < ncols; c++)
+	{
+		if (realcols[c].kind == SYNTH_KIND_CATEGORICAL && synth_quality_near_unique(&realcols[c]))
+			continue;
+		qcols[ncmp].name = realcols[c].name;
+		qcols[ncmp].categorical = realcols[c].kind == SYNTH_KIND_CATEGORICAL;
+		cmp[ncmp++] = c;
+	}
+	if (ncmp == 0 || real->nrows == 0 || syn->nrows == 0)
+		return NAN;
+	synth_quality_default_settings(&settings);
+	synth_rng_seed(&rng, settings.seed);
+	realrows = synth_quality_rows(real, realcols, realcols, cmp, ncmp, 0,
+								  settings.sample_rows, &rng);
+	synrows = synth_quality_rows(syn, syncols, realcols, cmp, ncmp, 2,
+								 settings.sample_rows, &rng);
+	return synth_quality_detection(qcols, ncmp, realrows, synrows, &settings, NULL);
+}
+
+/* ---- both tables ---- */
+
+/*
+ * Score synrel against realrel into out: its rows when out->store is set,
+ * and the summary.  detection adds detection_auc.  The caller has checked
+ * the relations' kinds and the privileges.
+ */
+static void
+evaluate_tables(Relation realrel, Relation synrel, EvalOutput *out, bool detection)
+{
+	MemoryContext workcxt = CurrentMemoryContext;
 	SynthColumn *realcols;
 	SynthColumn *syncols;
 	SynthSample *real;
 	SynthSample *syn;
 	CopyCheck	check;
-	EvalOutput	out;
 	int			ncols;
 	int64		max_rows;
-	double		shapes;
-	double		trends;
 
-	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("real and synthetic tables must not be NULL"),
-				 errhint("Call synth_evaluate('real_table', 'synthetic_table').")));
-
-	InitMaterializedSRF(fcinfo, 0);
-	memset(&out, 0, sizeof(out));
-	out.store = rsinfo->setResult;
-	out.desc = rsinfo->setDesc;
-
-	workcxt = AllocSetContextCreate(CurrentMemoryContext, "synth_evaluate",
-									ALLOCSET_DEFAULT_SIZES);
-	oldcxt = MemoryContextSwitchTo(workcxt);
-
-	realrel = relation_open(PG_GETARG_OID(0), AccessShareLock);
-	synrel = relation_open(PG_GETARG_OID(1), AccessShareLock);
-	CheckRelationKind(realrel);
-	CheckRelationKind(synrel);
-	CheckSelectPrivilege(realrel);
-	CheckSelectPrivilege(synrel);
-	ncols = match_columns(realrel, synrel, &realcols, &syncols);
+	ncols = synth_match_columns(realrel, synrel, &realcols, &syncols, "synth_evaluate");
 	CheckNotEmpty(realrel);
 	CheckNotEmpty(synrel);
 
@@ -1040,7 +1060,7 @@ synth_evaluate(PG_FUNCTION_ARGS)
 	max_rows = synth_sample_capacity(2 * ncols);
 
 	memset(&check, 0, sizeof(check));
-	rowhash_init(&check.set, workcxt);
+	synth_hashset_init(&check.set, workcxt);
 	copy_check_columns(&check, realcols, ncols);
 	real = synth_read_relation(RelationGetRelid(realrel), realcols, ncols, max_rows,
 							   SYNTH_EVAL_SEED_REAL, copy_check_row, &check);
@@ -1059,21 +1079,98 @@ synth_evaluate(PG_FUNCTION_ARGS)
 	if (real->nrows_total == 0 || syn->nrows_total == 0)
 		CheckNotEmpty(real->nrows_total == 0 ? realrel : synrel);
 
-	evaluate_shapes(&out, realcols, syncols, ncols, real, syn);
-	evaluate_pairs(&out, realcols, syncols, ncols, real, syn);
+	evaluate_shapes(out, realcols, syncols, ncols, real, syn);
+	evaluate_pairs(out, realcols, syncols, ncols, real, syn);
 
-	shapes = out.shape_count > 0 ? out.shape_sum / out.shape_count : NAN;
-	trends = out.pair_count > 0 ? out.pair_sum / out.pair_count : NAN;
-	emit(&out, NULL, "column_shapes", shapes, out.shape_count == 0);
-	emit(&out, NULL, "column_pair_trends", trends, out.pair_count == 0);
-	if (out.shape_count > 0 && out.pair_count > 0)
-		emit(&out, NULL, "quality_score", (shapes + trends) / 2.0, false);
+	out->shapes = out->shape_count > 0 ? out->shape_sum / out->shape_count : NAN;
+	out->trends = out->pair_count > 0 ? out->pair_sum / out->pair_count : NAN;
+	if (out->shape_count > 0 && out->pair_count > 0)
+		out->quality = (out->shapes + out->trends) / 2.0;
 	else
-		emit(&out, NULL, "quality_score", out.shape_count > 0 ? shapes : trends,
-			 out.shape_count == 0 && out.pair_count == 0);
-	emit(&out, NULL, "exact_copy_rate", (double) check.copies / syn->nrows_total, false);
-	emit(&out, NULL, "real_rows", (double) real->nrows_total, false);
-	emit(&out, NULL, "synthetic_rows", (double) syn->nrows_total, false);
+		out->quality = out->shape_count > 0 ? out->shapes : out->trends;
+	emit(out, NULL, "column_shapes", out->shapes, false);
+	emit(out, NULL, "column_pair_trends", out->trends, false);
+	emit(out, NULL, "quality_score", out->quality, false);
+	if (detection)
+		emit(out, NULL, "detection_auc",
+			 evaluate_detection(realcols, syncols, ncols, real, syn), false);
+	emit(out, NULL, "exact_copy_rate", (double) check.copies / syn->nrows_total, false);
+	emit(out, NULL, "real_rows", (double) real->nrows_total, false);
+	emit(out, NULL, "synthetic_rows", (double) syn->nrows_total, false);
+}
+
+/* Open a relation synth_evaluate reads, and check it. */
+static Relation
+open_evaluated(Oid relid)
+{
+	Relation	rel = relation_open(relid, AccessShareLock);
+
+	CheckRelationKind(rel);
+	CheckSelectPrivilege(rel);
+	return rel;
+}
+
+/*
+ * The summary scores of synth_evaluate(real, synthetic), for the quality
+ * report: column shapes, column pair trends and the quality score (NaN
+ * where undefined).
+ */
+void
+synth_evaluate_summary(Oid realid, Oid synid, double *column_shapes,
+					   double *column_pair_trends, double *quality_score)
+{
+	MemoryContext workcxt = AllocSetContextCreate(CurrentMemoryContext, "synth_evaluate",
+												  ALLOCSET_DEFAULT_SIZES);
+	MemoryContext oldcxt = MemoryContextSwitchTo(workcxt);
+	Relation	realrel = open_evaluated(realid);
+	Relation	synrel = open_evaluated(synid);
+	EvalOutput	out;
+
+	memset(&out, 0, sizeof(out));
+	evaluate_tables(realrel, synrel, &out, false);
+	*column_shapes = out.shapes;
+	*column_pair_trends = out.trends;
+	*quality_score = out.quality;
+	relation_close(synrel, NoLock);
+	relation_close(realrel, NoLock);
+	MemoryContextSwitchTo(oldcxt);
+	MemoryContextDelete(workcxt);
+}
+
+/* ---- the SQL function ---- */
+
+/*
+ * synth_evaluate(real regclass, synthetic regclass)
+ *		RETURNS TABLE (column_name text, metric text, score float8)
+ */
+Datum
+synth_evaluate(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	MemoryContext workcxt;
+	MemoryContext oldcxt;
+	Relation	realrel;
+	Relation	synrel;
+	EvalOutput	out;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("real and synthetic tables must not be NULL"),
+				 errhint("Call synth_evaluate('real_table', 'synthetic_table').")));
+
+	InitMaterializedSRF(fcinfo, 0);
+	memset(&out, 0, sizeof(out));
+	out.store = rsinfo->setResult;
+	out.desc = rsinfo->setDesc;
+
+	workcxt = AllocSetContextCreate(CurrentMemoryContext, "synth_evaluate",
+									ALLOCSET_DEFAULT_SIZES);
+	oldcxt = MemoryContextSwitchTo(workcxt);
+
+	realrel = open_evaluated(PG_GETARG_OID(0));
+	synrel = open_evaluated(PG_GETARG_OID(1));
+	evaluate_tables(realrel, synrel, &out, true);
 
 	relation_close(synrel, NoLock);
 	relation_close(realrel, NoLock);

@@ -12,6 +12,7 @@
  */
 #include "synth.h"
 #include "model.h"
+#include "quality.h"
 
 #include "access/htup_details.h"
 #include "access/relation.h"
@@ -275,6 +276,9 @@ generate_begin(FunctionCallInfo fcinfo, int64 model_id, int srcarg, int64 n, boo
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("synth model " INT64_FORMAT " was not trained on table \"%s\"", model_id, relname),
 				 errhint("Pass the row type of the model's own table (see synth.models.source_table).")));
+
+	/* Ensure the model meets the quality gates that synth.gates asks for */
+	synth_gates_enforce(model_id);
 
 	state->desc = BlessTupleDesc(lookup_rowtype_tupdesc_copy(rowtype, -1));
 	state->att_encoder = palloc(sizeof(int) * Max(state->desc->natts, 1));

@@ -473,8 +473,9 @@ synth_read_relation(Oid relid, SynthColumn *cols, int ncols, int64 max_rows,
 			TupleDesc	desc = SPI_tuptable->tupdesc;
 			int64		slot;
 
-			if (callback)
-				callback(cbarg, tuple, desc);
+			/* the callback sees every row and may skip it (a holdout) */
+			if (callback && !callback(cbarg, tuple, desc))
+				continue;
 
 			/* reservoir: the first rows fill it, later ones replace at random */
 			if (sample->nrows < capacity)

@@ -7,6 +7,7 @@
  */
 #include "synth.h"
 #include "backend.h"
+#include "quality.h"
 #include "worker.h"
 
 #include "fmgr.h"
@@ -42,6 +43,7 @@ _PG_init(void)
 
 	SynthBackendInit();
 	SynthWorkerInit();
+	SynthQualityInit();
 
 	MarkGUCPrefixReserved("synth");
 }

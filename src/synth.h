@@ -105,8 +105,11 @@ typedef struct SynthSample
 	double	   *values;			/* values[col * capacity + row] */
 } SynthSample;
 
-/* Called for every row read (before sampling), for exact-copy checks. */
-typedef void (*SynthRowCallback) (void *arg, HeapTuple tuple, TupleDesc desc);
+/*
+ * Called for every row read, before it is counted or sampled (exact-copy
+ * checks, the holdout split); a row for which it returns false is skipped.
+ */
+typedef bool (*SynthRowCallback) (void *arg, HeapTuple tuple, TupleDesc desc);
 
 /* reader.c */
 extern SynthSample *synth_read_relation(Oid relid, SynthColumn *cols, int ncols,

@@ -13,6 +13,7 @@
  */
 #include "synth.h"
 #include "model.h"
+#include "quality.h"
 #include "worker.h"
 
 #include <math.h>
@@ -44,11 +45,12 @@ typedef struct TrainOptions
 	uint64		seed;
 	int			rare_k;
 	int64		sample_rows;	/* 0: as many as synth.train_memory allows */
+	double		holdout;		/* fraction of rows held out, 0: none */
 	SynthNeuralOptions neural;	/* tvae, ctgan */
 } TrainOptions;
 
 static const char *const known_options[] = {"columns", "exclude", "keys", "seed", "rare_category_k",
-"sample_rows", NULL};
+"sample_rows", "holdout", NULL};
 static const char *const neural_options[] = {"epochs", "batch_size", "device", "progress_every",
 "embedding_dim", "learning_rate", "pac", "discriminator_steps", "max_modes", NULL};
 
@@ -132,7 +134,7 @@ parse_options(Jsonb *options, TrainOptions *opts)
 						ereport(ERROR,
 								(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 								 errmsg("unknown option \"%s\"", key),
-								 errhint("The options of method copula are columns, exclude, keys, seed, rare_category_k and sample_rows; "
+								 errhint("The options of method copula are columns, exclude, keys, seed, rare_category_k, sample_rows and holdout; "
 										 "tvae and ctgan also take epochs, batch_size, device, progress_every, embedding_dim, "
 										 "learning_rate and max_modes, and ctgan pac and discriminator_steps.")));
 					break;
@@ -149,6 +151,8 @@ parse_options(Jsonb *options, TrainOptions *opts)
 					opts->rare_k = (int) option_number(key, &v, 1, 1000000);
 				else if (strcmp(key, "sample_rows") == 0)
 					opts->sample_rows = (int64) option_number(key, &v, 1000, 1.0e12);
+				else if (strcmp(key, "holdout") == 0)
+					opts->holdout = synth_holdout_fraction_option(key, &v);
 				else if (synth_neural_option(&opts->neural, key, &v))
 					;
 				else
@@ -290,6 +294,7 @@ synth_train_relation(Oid relid, const char *method_name, Jsonb *options)
 	const char *reason;
 	SynthMethod method;
 	TrainOptions opts;
+	SynthHoldout holdout;
 	Relation	rel;
 	TupleDesc	desc;
 	Bitmapset  *keys;
@@ -405,8 +410,14 @@ synth_train_relation(Oid relid, const char *method_name, Jsonb *options)
 		ncols++;
 	}
 
-	/* read: one snapshot, batches, a bounded uniform sample */
-	sample = synth_read_relation(relid, cols, ncols, opts.sample_rows, opts.seed, NULL, NULL);
+	/*
+	 * read: one snapshot, batches, a bounded uniform sample; with a holdout,
+	 * the rows that a seeded hash of their values holds out are skipped
+	 */
+	if (opts.holdout > 0)
+		synth_holdout_init(&holdout, opts.holdout, opts.seed, cols, ncols);
+	sample = synth_read_relation(relid, cols, ncols, opts.sample_rows, opts.seed,
+								 opts.holdout > 0 ? synth_holdout_filter : NULL, &holdout);
 	if (sample->nrows_total == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
@@ -445,6 +456,11 @@ synth_train_relation(Oid relid, const char *method_name, Jsonb *options)
 					 ", \"copula_dim\": %d, \"columns\": ",
 					 (int64) opts.seed, opts.rare_k, opts.sample_rows, sample->nrows, model->dim);
 	synth_model_spec_json(model, &spec);
+	if (opts.holdout > 0)
+	{
+		appendStringInfoString(&spec, ", \"holdout\": ");
+		synth_holdout_spec_json(&holdout, &spec);
+	}
 	if (synth_method_is_neural(method))
 	{
 		appendStringInfoString(&spec, ", ");
