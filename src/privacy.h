@@ -1,0 +1,107 @@
+/*-------------------------------------------------------------------------
+ *
+ * privacy.h
+ *	  Differential privacy: exact noise from a secure generator (privacy.c),
+ *	  the accountant (accountant.c), budgets and the ledger (ledger.c), and
+ *	  the options a private training takes.
+ *
+ * privacy.c and accountant.c need no server beyond pg_strong_random and
+ * elog, so the unit tests build them standalone.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef SYNTH_PRIVACY_H
+#define SYNTH_PRIVACY_H
+
+#include "postgres.h"
+
+#include "nodes/pg_list.h"
+#include "utils/jsonb.h"
+
+#ifndef HAVE_INT128
+#error "synth's exact noise samplers need a 128-bit integer type"
+#endif
+
+/* Limits and defaults */
+#define SYNTH_NOISE_BUFFER			512		/* secure random bytes fetched at a time */
+#define SYNTH_NOISE_MIN_SIGMA2		(1.0 / 1048576.0)	/* 2^-20 */
+#define SYNTH_NOISE_MAX_SIGMA2		281474976710656.0	/* 2^48 */
+#define SYNTH_DEFAULT_DELTA			1e-6	/* of synth_set_budget */
+#define SYNTH_MST_DEFAULT_BINS		32		/* equal-width bins of a continuous column */
+#define SYNTH_MST_MAX_BINS			1024
+
+/*
+ * A source of cryptographically secure random bytes: pg_strong_random, read
+ * a buffer at a time.  Never seeded, never the model's generator.
+ */
+typedef struct SynthNoise
+{
+	uint8		buf[SYNTH_NOISE_BUFFER];
+	int			pos;			/* next unread byte; SYNTH_NOISE_BUFFER: empty */
+	uint64		bytes_used;
+} SynthNoise;
+
+/* privacy.c: exact samplers on integers and rationals */
+extern void synth_noise_init(SynthNoise *noise);
+extern uint64 synth_noise_uint64(SynthNoise *noise);
+extern uint128 synth_noise_below(SynthNoise *noise, uint128 bound);
+extern bool synth_noise_bernoulli(SynthNoise *noise, uint128 num, uint128 den);
+extern bool synth_noise_bernoulli_exp(SynthNoise *noise, uint128 num, uint128 den);
+extern uint64 synth_noise_geometric_exp(SynthNoise *noise, uint64 num, uint64 den);
+extern int64 synth_noise_discrete_laplace(SynthNoise *noise, uint64 s, uint64 t);
+extern int64 synth_noise_discrete_gaussian(SynthNoise *noise, uint64 sn, uint64 sd);
+extern void synth_noise_rational_up(double x, uint64 *num, uint64 *den);
+extern void synth_noise_rational_down(double x, uint64 *num, uint64 *den);
+extern int	synth_noise_exponential(SynthNoise *noise, const int64 *scores, int m,
+									uint64 eps_num, uint64 eps_den, uint64 sensitivity);
+
+/* accountant.c: Renyi DP of the sampled Gaussian, zCDP, conversions */
+#define SYNTH_RDP_MAX_ORDER			10000.0
+
+extern double synth_rdp_sampled_gaussian(double q, double sigma, double alpha);
+extern double synth_rdp_to_epsilon(double alpha, double rdp, double delta);
+extern double synth_dpsgd_epsilon(double q, double sigma, int64 steps, double delta,
+								  double *best_alpha);
+extern double synth_dpsgd_calibrate(double q, int64 steps, double epsilon, double delta);
+extern double synth_zcdp_delta(double rho, double epsilon);
+extern double synth_zcdp_epsilon(double rho, double delta);
+extern double synth_zcdp_rho(double epsilon, double delta);
+extern double synth_gaussian_rho(double sensitivity, double sigma2);
+extern double synth_exponential_rho(double epsilon);
+
+/*
+ * The options of a private training (options jsonb of synth_train):
+ * epsilon and delta, and for mst the public domain of each column.
+ */
+typedef struct SynthBoundsOption
+{
+	char	   *column;
+	char	   *lower;			/* as text, read by the column's type */
+	char	   *upper;
+} SynthBoundsOption;
+
+typedef struct SynthDomainOption
+{
+	char	   *column;
+	List	   *values;			/* char * */
+} SynthDomainOption;
+
+typedef struct SynthPrivacyOptions
+{
+	double		epsilon;		/* 0: not given (no differential privacy) */
+	double		delta;			/* < 0: not given (the budget's share) */
+	int			bins;			/* 0: not given */
+	List	   *bounds;			/* SynthBoundsOption */
+	List	   *domains;		/* SynthDomainOption */
+} SynthPrivacyOptions;
+
+/* model_mst.c: the options */
+extern bool synth_privacy_option_name(const char *key);
+extern void synth_privacy_parse_options(Jsonb *options, SynthPrivacyOptions *opts);
+
+/* ledger.c: budgets and the ledger */
+extern double synth_budget_spend(Oid relid, double epsilon, double delta);
+extern void synth_ledger_record(Oid relid, int64 model_id, const char *mechanism,
+								const char *params_json, double epsilon, double delta);
+
+#endif							/* SYNTH_PRIVACY_H */
