@@ -357,3 +357,77 @@ LANGUAGE C VOLATILE;
 
 COMMENT ON FUNCTION synth_check_gates(bigint, jsonb) IS
 	'raise an error naming the failing figure unless the model''s stored quality report meets the gates (NULL: those of synth.gates)';
+
+/* ---- differential privacy (issue 5) ---- */
+
+/*
+ * A table's privacy budget: the cap on the sum of the epsilons (and of the
+ * deltas) of every private training of it, and what has been spent.  Set by
+ * the table's owner with synth_set_budget; spent by trainings, in their own
+ * transaction (src/ledger.c).
+ */
+CREATE TABLE synth.budgets (
+	relid			oid PRIMARY KEY,
+	source_schema	name NOT NULL,
+	source_table	name NOT NULL,
+	epsilon_cap		float8 NOT NULL CHECK (epsilon_cap > 0),
+	delta			float8 NOT NULL CHECK (delta > 0 AND delta < 1),
+	epsilon_spent	float8 NOT NULL DEFAULT 0 CHECK (epsilon_spent >= 0),
+	delta_spent		float8 NOT NULL DEFAULT 0 CHECK (delta_spent >= 0),
+	owner			name NOT NULL,
+	set_at			timestamptz NOT NULL DEFAULT now()
+);
+
+/* Every spend: which model, which mechanism with which parameters, and its cost. */
+CREATE TABLE synth.ledger (
+	id				bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	model_id		bigint,
+	relid			oid NOT NULL,
+	source_schema	name NOT NULL,
+	source_table	name NOT NULL,
+	mechanism		text NOT NULL,
+	parameters		jsonb NOT NULL,
+	epsilon			float8 NOT NULL,
+	delta			float8 NOT NULL,
+	role			name NOT NULL,
+	spent_at		timestamptz NOT NULL DEFAULT now()
+);
+
+CREATE INDEX ledger_relid_idx ON synth.ledger (relid, id);
+
+COMMENT ON TABLE synth.budgets IS 'privacy budget of each table: epsilon and delta caps, and what private trainings spent (sequential composition)';
+COMMENT ON TABLE synth.ledger IS 'every privacy spend: model, table, mechanism, parameters, epsilon, delta, role, time';
+COMMENT ON COLUMN synth.ledger.parameters IS 'the accounting (rho, its epsilon) and each mechanism''s parameters';
+
+/* Only the catalog's owner writes them; a role reads the rows of the tables it can read. */
+REVOKE ALL ON synth.budgets, synth.ledger FROM PUBLIC;
+GRANT SELECT ON synth.budgets, synth.ledger TO PUBLIC;
+ALTER TABLE synth.budgets ENABLE ROW LEVEL SECURITY;
+ALTER TABLE synth.ledger ENABLE ROW LEVEL SECURITY;
+CREATE POLICY budgets_readers ON synth.budgets FOR SELECT
+	USING (has_table_privilege(relid, 'SELECT'));
+CREATE POLICY ledger_readers ON synth.ledger FOR SELECT
+	USING (has_table_privilege(relid, 'SELECT'));
+
+SELECT pg_catalog.pg_extension_config_dump('synth.budgets', '');
+SELECT pg_catalog.pg_extension_config_dump('synth.ledger', '');
+SELECT pg_catalog.pg_extension_config_dump('synth.ledger_id_seq', '');
+
+CREATE FUNCTION synth_set_budget(source regclass,
+								 epsilon float8,
+								 delta float8 DEFAULT 1e-6)
+RETURNS void
+AS 'MODULE_PATHNAME', 'synth_set_budget'
+LANGUAGE C VOLATILE;
+
+COMMENT ON FUNCTION synth_set_budget(regclass, float8, float8) IS
+	'set the privacy budget of a table (its owner only): the total epsilon and delta its private trainings may spend';
+
+CREATE FUNCTION synth_budget(source regclass)
+RETURNS TABLE (epsilon_cap float8, delta float8, epsilon_spent float8, delta_spent float8,
+			   epsilon_remaining float8)
+AS 'MODULE_PATHNAME', 'synth_budget'
+LANGUAGE C VOLATILE;
+
+COMMENT ON FUNCTION synth_budget(regclass) IS
+	'the privacy budget of a table: caps, spent, remaining (no row: no budget set)';

@@ -134,6 +134,8 @@ synth_generator_fill(SynthGenerator *gen, int rows)
 	oldcxt = MemoryContextSwitchTo(gen->batchcxt);
 	if (model->neural)
 		synth_neural_sample(gen, rows);
+	else if (model->mst)
+		synth_mst_sample(gen, rows);
 	else if (gen->cond)
 		synth_copula_sample_given(model, gen->cond, rows, &gen->rng, gen->u);
 	else if (gen->allowed)

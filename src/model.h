@@ -21,7 +21,7 @@
 typedef enum SynthMethod
 {
 	SYNTH_METHOD_COPULA = 1,
-	/* 2 is kept for mst */
+	SYNTH_METHOD_MST = 2,
 	SYNTH_METHOD_CTGAN = 3,
 	SYNTH_METHOD_TVAE = 4
 } SynthMethod;
@@ -50,6 +50,9 @@ typedef struct SynthEncoder
 	int			nknots;
 	double	   *knots;
 	int			scale;			/* numeric: digits after the point */
+	bool		bounded;		/* mst: u maps linearly onto [lower, upper] (not stored here) */
+	double		lower;
+	double		upper;
 
 	/* SYNTH_KIND_CATEGORICAL: emitted categories, most frequent first */
 	int			ncats;
@@ -87,6 +90,9 @@ typedef struct SynthModel
 
 	/* tvae, ctgan: dim uniform scores per row as the copula's, from a network */
 	struct SynthNeural *neural;
+
+	/* mst: a tree of 2-way marginals measured under differential privacy */
+	struct SynthMst *mst;
 } SynthModel;
 
 /* train.c */
@@ -108,6 +114,7 @@ extern void synth_encoder_category_interval(const SynthEncoder *enc, int index,
 											double *lo, double *hi);
 extern const char *synth_kind_name(SynthColumnKind kind);
 extern const char *synth_vtype_name(SynthValueType vtype);
+extern List *synth_enum_labels(Oid enumtypid);
 
 /* model_copula.c */
 #define SYNTH_GIBBS_SWEEPS	20
@@ -228,6 +235,16 @@ extern const char *synth_neural_deserialize(SynthModel *model, const char *p, co
 											int64 model_id);
 struct SynthGenerator;
 extern void synth_neural_sample(struct SynthGenerator *gen, int rows);
+
+/* model_mst.c (privacy.h has its options) */
+struct SynthPrivacyOptions;
+extern int64 synth_mst_train(Relation rel, SynthModel *model, SynthColumn *cols,
+							 const int *sample_col, const struct SynthPrivacyOptions *opts,
+							 const char *method_name, const char *reason, uint64 seed);
+extern void synth_mst_sample(struct SynthGenerator *gen, int rows);
+extern void synth_mst_serialize(SynthModel *model, StringInfo buf);
+extern const char *synth_mst_deserialize(SynthModel *model, const char *p, const char *end,
+										 int64 model_id);
 
 /* model_io.c */
 extern bytea *synth_model_serialize(SynthModel *model);

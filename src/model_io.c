@@ -89,6 +89,8 @@ synth_model_serialize(SynthModel *model)
 	put_int32(&payload, model->dim);
 	if (synth_method_is_neural(model->method))
 		synth_neural_serialize(model, &payload);
+	else if (model->method == SYNTH_METHOD_MST)
+		synth_mst_serialize(model, &payload);
 	else
 		for (int k = 0; k < model->dim * model->dim; k++)
 			put_double(&payload, model->chol[k]);
@@ -207,7 +209,8 @@ synth_model_deserialize(bytea *weights, int64 model_id)
 				 errmsg("synth model " INT64_FORMAT " has weights format version %u, this synth reads version %d",
 						model_id, version, SYNTH_MODEL_VERSION),
 				 errhint("Train a new model with synth_train.")));
-	if (method != SYNTH_METHOD_COPULA && !synth_method_is_neural((SynthMethod) method))
+	if (method != SYNTH_METHOD_COPULA && method != SYNTH_METHOD_MST &&
+		!synth_method_is_neural((SynthMethod) method))
 		corrupt(&r, "The weights name an unknown method.");
 	if ((int64) payload_len != (int64) len - HEADER_BYTES)
 		corrupt(&r, "The weights are truncated or have trailing bytes.");
@@ -267,6 +270,8 @@ synth_model_deserialize(bytea *weights, int64 model_id)
 	model->dim = get_count(&r, SYNTH_MAX_COLUMNS);
 	if (synth_method_is_neural(model->method))
 		r.p = synth_neural_deserialize(model, r.p, r.end, model_id);
+	else if (model->method == SYNTH_METHOD_MST)
+		r.p = synth_mst_deserialize(model, r.p, r.end, model_id);
 	else
 	{
 		model->chol = palloc(sizeof(double) * Max(model->dim * model->dim, 1));
@@ -309,7 +314,17 @@ synth_model_spec_json(SynthModel *model, StringInfo buf)
 		switch (e->kind)
 		{
 			case SYNTH_KIND_CONTINUOUS:
-				appendStringInfo(buf, ", \"quantile_knots\": %d", e->nknots);
+				if (e->bounded)
+				{
+					/* whole numbers keep half a unit of margin (transform.c) */
+					double		margin = e->vtype == SYNTH_VT_INT || e->vtype == SYNTH_VT_DATE ||
+						e->vtype == SYNTH_VT_TIMESTAMP ? 0.5 : 0.0;
+
+					appendStringInfo(buf, ", \"bounds\": [%.17g, %.17g]",
+									 e->lower + margin, e->upper - margin);
+				}
+				else
+					appendStringInfo(buf, ", \"quantile_knots\": %d", e->nknots);
 				if (e->vtype == SYNTH_VT_NUMERIC)
 					appendStringInfo(buf, ", \"scale\": %d", e->scale);
 				break;

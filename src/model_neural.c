@@ -64,6 +64,8 @@ synth_method_name(SynthMethod method)
 	{
 		case SYNTH_METHOD_COPULA:
 			return "copula";
+		case SYNTH_METHOD_MST:
+			return "mst";
 		case SYNTH_METHOD_CTGAN:
 			return "ctgan";
 		case SYNTH_METHOD_TVAE:

@@ -13,6 +13,7 @@
  */
 #include "synth.h"
 #include "model.h"
+#include "privacy.h"
 #include "quality.h"
 #include "worker.h"
 
@@ -47,6 +48,7 @@ typedef struct TrainOptions
 	int64		sample_rows;	/* 0: as many as synth.train_memory allows */
 	double		holdout;		/* fraction of rows held out, 0: none */
 	SynthNeuralOptions neural;	/* tvae, ctgan */
+	SynthPrivacyOptions privacy;	/* epsilon, delta; mst's bounds, bins, domains */
 } TrainOptions;
 
 static const char *const known_options[] = {"columns", "exclude", "keys", "seed", "rare_category_k",
@@ -86,11 +88,13 @@ parse_options(Jsonb *options, TrainOptions *opts)
 	char	   *key = NULL;
 	int			depth = 0;
 	List	  **array_target = NULL;
+	bool		privacy_key = false;	/* under a key that privacy options parse */
 
 	memset(opts, 0, sizeof(*opts));
 	opts->seed = SYNTH_DEFAULT_SEED;
 	opts->rare_k = SYNTH_DEFAULT_RARE_K;
 	synth_neural_options_init(&opts->neural);
+	synth_privacy_parse_options(options, &opts->privacy);
 
 	if (options == NULL)
 		return;
@@ -108,6 +112,8 @@ parse_options(Jsonb *options, TrainOptions *opts)
 			case WJB_BEGIN_OBJECT:
 			case WJB_BEGIN_ARRAY:
 				depth++;
+				if (privacy_key)
+					break;
 				if (depth == 2 && tok == WJB_BEGIN_ARRAY &&
 					(strcmp(key, "columns") == 0 || strcmp(key, "exclude") == 0 ||
 					 strcmp(key, "keys") == 0))
@@ -125,7 +131,10 @@ parse_options(Jsonb *options, TrainOptions *opts)
 				{
 					bool		known = false;
 
+					if (depth > 1 && privacy_key)
+						break;
 					key = pnstrdup(v.val.string.val, v.val.string.len);
+					privacy_key = known = synth_privacy_option_name(key);
 					for (int i = 0; known_options[i]; i++)
 						known |= strcmp(key, known_options[i]) == 0;
 					for (int i = 0; neural_options[i]; i++)
@@ -140,12 +149,16 @@ parse_options(Jsonb *options, TrainOptions *opts)
 					break;
 				}
 			case WJB_ELEM:
+				if (privacy_key)
+					break;
 				if (array_target == NULL || v.type != jbvString)
 					option_error(key, "must be an array of column names");
 				*array_target = lappend(*array_target, pnstrdup(v.val.string.val, v.val.string.len));
 				break;
 			case WJB_VALUE:
-				if (strcmp(key, "seed") == 0)
+				if (privacy_key)
+					;
+				else if (strcmp(key, "seed") == 0)
 					opts->seed = (uint64) (int64) option_number(key, &v, -9.0e15, 9.0e15);
 				else if (strcmp(key, "rare_category_k") == 0)
 					opts->rare_k = (int) option_number(key, &v, 1, 1000000);
@@ -225,8 +238,13 @@ CheckSource(Relation rel)
 }
 
 static SynthMethod
-resolve_method(const char *method, const char **reason)
+resolve_method(const char *method, bool private, const char **reason)
 {
+	if (strcmp(method, "auto") == 0 && private)
+	{
+		*reason = "auto: epsilon given, so mst, the method for differential privacy";
+		return SYNTH_METHOD_MST;
+	}
 	if (strcmp(method, "auto") == 0)
 	{
 		*reason = "auto: copula, the method of this version (fast, robust baseline for any size)";
@@ -248,15 +266,52 @@ resolve_method(const char *method, const char **reason)
 		return SYNTH_METHOD_CTGAN;
 	}
 	if (strcmp(method, "mst") == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("method \"%s\" is not available in this version of synth", method),
-				 errhint("Use method 'copula' or 'auto'.")));
+	{
+		*reason = "requested";
+		return SYNTH_METHOD_MST;
+	}
 	ereport(ERROR,
 			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 			 errmsg("unknown method \"%s\"", method),
-			 errhint("Methods are 'auto', 'copula', 'tvae' and 'ctgan'.")));
+			 errhint("Methods are 'auto', 'copula', 'mst', 'tvae' and 'ctgan'.")));
 	return SYNTH_METHOD_COPULA;	/* keep compiler quiet */
+}
+
+/*
+ * Ensure a private training is one this version can make private: mst,
+ * with an epsilon, and none of the options that read the data freely.
+ */
+static inline void
+CheckPrivacyOptions(SynthMethod method, TrainOptions *opts)
+{
+	bool		private = opts->privacy.epsilon > 0;
+
+	if (private && method != SYNTH_METHOD_MST)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("method %s cannot train under differential privacy", synth_method_name(method)),
+				 errdetail(method == SYNTH_METHOD_COPULA ?
+						   "The copula's quantiles and correlations are computed from the data without noise." :
+						   "DP-SGD for the neural methods is not in this version."),
+				 errhint("Use method 'mst' (or 'auto') with an epsilon.")));
+	if (method == SYNTH_METHOD_MST && !private)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("method mst needs an epsilon"),
+				 errdetail("mst is a differentially private method: every training spends privacy budget."),
+				 errhint("Pass options => '{\"epsilon\": 1.0}' once the table has a budget (synth_set_budget).")));
+	if (!private && (opts->privacy.delta >= 0 || opts->privacy.bins > 0 ||
+					 opts->privacy.bounds != NIL || opts->privacy.domains != NIL))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("options delta, bins, bounds and domains apply only with an epsilon"),
+				 errhint("Add \"epsilon\" to the options to train under differential privacy.")));
+	if (private && (opts->rare_k != SYNTH_DEFAULT_RARE_K || opts->sample_rows != 0))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("option \"%s\" does not apply to method mst",
+						opts->sample_rows != 0 ? "sample_rows" : "rare_category_k"),
+				 errhint("mst reads every row, and its categories are public: differential privacy protects rare ones.")));
 }
 
 /* Ensure the options of the neural methods are given only to them. */
@@ -275,6 +330,7 @@ CheckMethodOptions(SynthMethod method, TrainOptions *opts)
 				 errmsg("option \"%s\" does not apply to method %s",
 						opts->neural.pac ? "pac" : "discriminator_steps", synth_method_name(method)),
 				 errhint("It is an option of method ctgan.")));
+	CheckPrivacyOptions(method, opts);
 }
 
 /* Does the attribute have a default expression? */
@@ -313,7 +369,7 @@ synth_train_relation(Oid relid, const char *method_name, Jsonb *options)
 	char	   *schema_name;
 
 	parse_options(options, &opts);
-	method = resolve_method(method_name, &reason);
+	method = resolve_method(method_name, opts.privacy.epsilon > 0, &reason);
 	CheckMethodOptions(method, &opts);
 
 	INSTR_TIME_SET_CURRENT(start);
@@ -408,6 +464,15 @@ synth_train_relation(Oid relid, const char *method_name, Jsonb *options)
 		enc->modelled = true;
 		sample_col[model->natts - 1] = ncols;
 		ncols++;
+	}
+
+	/* mst reads, fits and stores on its own: its spec and counts must stay private */
+	if (method == SYNTH_METHOD_MST)
+	{
+		id = synth_mst_train(rel, model, cols, sample_col, &opts.privacy, method_name, reason,
+							 opts.seed);
+		relation_close(rel, NoLock);
+		return id;
 	}
 
 	/*

@@ -139,8 +139,8 @@ cmp_category(const void *a, const void *b)
 }
 
 /* The labels of an enum type, in their sort order: public schema knowledge. */
-static List *
-enum_labels(Oid enumtypid)
+List *
+synth_enum_labels(Oid enumtypid)
 {
 	CatCList   *list = SearchSysCacheList1(ENUMTYPOIDNAME, ObjectIdGetDatum(enumtypid));
 	int			n = list->n_members;
@@ -200,7 +200,7 @@ fit_categorical(SynthEncoder *enc, SynthColumn *col, int rare_k)
 	if (kept == 0 && col->nnonnull > 0 && col->vtype == SYNTH_VT_ENUM)
 	{
 		/* every label is rare: draw uniformly from the type's declared labels */
-		List	   *labels = enum_labels(col->basetypid);
+		List	   *labels = synth_enum_labels(col->basetypid);
 		ListCell   *lc;
 		int			i = 0;
 
@@ -458,6 +458,22 @@ quantile(const SynthEncoder *enc, double p)
 	return enc->knots[i] + (t - i) * (enc->knots[i + 1] - enc->knots[i]);
 }
 
+/*
+ * A bounded encoder (differential privacy: public bounds, no quantiles of
+ * the data) maps u linearly onto [lower, upper]; whole-number types keep
+ * their bounds as lower + 1/2 and upper - 1/2 and are rounded inside them.
+ */
+static double
+bounded_value(const SynthEncoder *enc, double u)
+{
+	double		x = enc->lower + u * (enc->upper - enc->lower);
+
+	if (enc->vtype == SYNTH_VT_INT || enc->vtype == SYNTH_VT_DATE ||
+		enc->vtype == SYNTH_VT_TIMESTAMP)
+		return Min(Max(rint(x), enc->lower + 0.5), enc->upper - 0.5);
+	return Min(Max(x, enc->lower), enc->upper);
+}
+
 static int
 find_category(const SynthEncoder *enc, double u)
 {
@@ -484,6 +500,8 @@ Datum
 synth_encoder_decode(SynthEncoder *enc, double u, SynthRng *rng, bool *isnull)
 {
 	*isnull = false;
+	if (enc->kind == SYNTH_KIND_CONTINUOUS && enc->bounded)
+		return continuous_datum(enc, bounded_value(enc, u));
 	if (enc->kind == SYNTH_KIND_CONTINUOUS)
 		return continuous_datum(enc, quantile(enc, u));
 
@@ -637,6 +655,21 @@ synth_encoder_continuous_interval(const SynthEncoder *enc, double x, double *lo,
 	int			first = 0,
 				last;
 
+	if (enc->bounded)
+	{
+		/* the scores that round to x (whole numbers) or map to it */
+		bool		whole = enc->vtype == SYNTH_VT_INT || enc->vtype == SYNTH_VT_DATE ||
+			enc->vtype == SYNTH_VT_TIMESTAMP;
+		double		span = enc->upper - enc->lower;
+
+		*lo = ((whole ? x - 0.5 : x) - enc->lower) / span;
+		*hi = ((whole ? x + 0.5 : x) - enc->lower) / span;
+		if (*hi < 0.0 || *lo > 1.0)
+			*lo = *hi = (*hi < 0.0 ? 0.0 : 1.0);
+		*lo = Max(*lo, 0.0);
+		*hi = Min(*hi, 1.0);
+		return;
+	}
 	if (k == 0)
 	{
 		*lo = 0.0;
