@@ -1035,6 +1035,21 @@ evaluate_detection(SynthColumn *realcols, SynthColumn *syncols, int ncols,
 
 /* ---- both tables ---- */
 
+/* Shapes, pairs and the summary means of two samples, into out. */
+static void
+evaluate_samples(EvalOutput *out, SynthColumn *realcols, SynthColumn *syncols, int ncols,
+				 SynthSample *real, SynthSample *syn)
+{
+	evaluate_shapes(out, realcols, syncols, ncols, real, syn);
+	evaluate_pairs(out, realcols, syncols, ncols, real, syn);
+	out->shapes = out->shape_count > 0 ? out->shape_sum / out->shape_count : NAN;
+	out->trends = out->pair_count > 0 ? out->pair_sum / out->pair_count : NAN;
+	if (out->shape_count > 0 && out->pair_count > 0)
+		out->quality = (out->shapes + out->trends) / 2.0;
+	else
+		out->quality = out->shape_count > 0 ? out->shapes : out->trends;
+}
+
 /*
  * Score synrel against realrel into out: its rows when out->store is set,
  * and the summary.  detection adds detection_auc.  The caller has checked
@@ -1079,15 +1094,7 @@ evaluate_tables(Relation realrel, Relation synrel, EvalOutput *out, bool detecti
 	if (real->nrows_total == 0 || syn->nrows_total == 0)
 		CheckNotEmpty(real->nrows_total == 0 ? realrel : synrel);
 
-	evaluate_shapes(out, realcols, syncols, ncols, real, syn);
-	evaluate_pairs(out, realcols, syncols, ncols, real, syn);
-
-	out->shapes = out->shape_count > 0 ? out->shape_sum / out->shape_count : NAN;
-	out->trends = out->pair_count > 0 ? out->pair_sum / out->pair_count : NAN;
-	if (out->shape_count > 0 && out->pair_count > 0)
-		out->quality = (out->shapes + out->trends) / 2.0;
-	else
-		out->quality = out->shape_count > 0 ? out->shapes : out->trends;
+	evaluate_samples(out, realcols, syncols, ncols, real, syn);
 	emit(out, NULL, "column_shapes", out->shapes, false);
 	emit(out, NULL, "column_pair_trends", out->trends, false);
 	emit(out, NULL, "quality_score", out->quality, false);
@@ -1111,30 +1118,23 @@ open_evaluated(Oid relid)
 }
 
 /*
- * The summary scores of synth_evaluate(real, synthetic), for the quality
- * report: column shapes, column pair trends and the quality score (NaN
- * where undefined).
+ * The summary scores of two samples of parallel columns as the reader left
+ * them (exact counts and dictionaries, uniform samples): column shapes,
+ * column pair trends and the quality score, NaN where undefined.  The
+ * quality report calls this on the rows it has read already.
  */
 void
-synth_evaluate_summary(Oid realid, Oid synid, double *column_shapes,
+synth_evaluate_samples(SynthColumn *realcols, SynthColumn *syncols, int ncols,
+					   SynthSample *real, SynthSample *syn, double *column_shapes,
 					   double *column_pair_trends, double *quality_score)
 {
-	MemoryContext workcxt = AllocSetContextCreate(CurrentMemoryContext, "synth_evaluate",
-												  ALLOCSET_DEFAULT_SIZES);
-	MemoryContext oldcxt = MemoryContextSwitchTo(workcxt);
-	Relation	realrel = open_evaluated(realid);
-	Relation	synrel = open_evaluated(synid);
 	EvalOutput	out;
 
 	memset(&out, 0, sizeof(out));
-	evaluate_tables(realrel, synrel, &out, false);
+	evaluate_samples(&out, realcols, syncols, ncols, real, syn);
 	*column_shapes = out.shapes;
 	*column_pair_trends = out.trends;
 	*quality_score = out.quality;
-	relation_close(synrel, NoLock);
-	relation_close(realrel, NoLock);
-	MemoryContextSwitchTo(oldcxt);
-	MemoryContextDelete(workcxt);
 }
 
 /* ---- the SQL function ---- */

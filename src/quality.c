@@ -13,8 +13,9 @@
  * uniform sample of at most sample_rows rows; exact copies are counted over
  * every row through the reader's row callback.
  *
- *	fidelity	quality_score, column_shapes, column_pair_trends (synth_evaluate
- *				of the source against the synthetic rows) and detection_auc:
+ *	fidelity	quality_score, column_shapes, column_pair_trends (synth_evaluate's
+ *				scores of the training rows against the synthetic ones, on the
+ *				samples read; category shares are exact) and detection_auc:
  *				gradient-boosted trees (gbt.c) trained to tell real training
  *				rows from synthetic ones, k-fold cross-validated ROC AUC.
  *	utility		for a target column: the same learner trained on synthetic
@@ -1770,6 +1771,25 @@ resolve_target(Report *report, Relation rel)
 	return -1;					/* keep compiler quiet */
 }
 
+/* The listed columns of a reader's sample, as a sample of their own. */
+static SynthSample *
+sample_columns(SynthSample *sample, const int *cmp, int ncmp)
+{
+	SynthSample *sub = palloc0(sizeof(SynthSample));
+
+	sub->ncols = ncmp;
+	sub->capacity = Max(sample->nrows, 1);
+	sub->nrows = sample->nrows;
+	sub->nrows_total = sample->nrows_total;
+	sub->values = MemoryContextAllocHuge(CurrentMemoryContext,
+										 sizeof(double) * sub->capacity * Max(ncmp, 1));
+	for (int j = 0; j < ncmp; j++)
+		memcpy(sub->values + (int64) j * sub->capacity,
+			   sample->values + (int64) cmp[j] * sample->capacity,
+			   sizeof(double) * sample->nrows);
+	return sub;
+}
+
 /* Compute every figure once the three sides are read and coded. */
 static void
 compute_figures(Report *report)
@@ -1780,9 +1800,22 @@ compute_figures(Report *report)
 		report->fig[f] = NAN;
 	report->importance = palloc0(sizeof(double) * Max(report->ncmp, 1));
 
-	synth_evaluate_summary(report->train.relid, report->syn.relid,
-						   &report->fig[QF_COLUMN_SHAPES], &report->fig[QF_COLUMN_PAIR_TRENDS],
-						   &report->fig[QF_QUALITY_SCORE]);
+	/* synth_evaluate's scores, on the samples read already */
+	{
+		SynthColumn *realcols = palloc(sizeof(SynthColumn) * Max(report->ncmp, 1));
+		SynthColumn *syncols = palloc(sizeof(SynthColumn) * Max(report->ncmp, 1));
+
+		for (int j = 0; j < report->ncmp; j++)
+		{
+			realcols[j] = report->train.cols[report->cmp[j]];
+			syncols[j] = report->syn.cols[report->cmp[j]];
+		}
+		synth_evaluate_samples(realcols, syncols, report->ncmp,
+							   sample_columns(report->train.sample, report->cmp, report->ncmp),
+							   sample_columns(report->syn.sample, report->cmp, report->ncmp),
+							   &report->fig[QF_COLUMN_SHAPES], &report->fig[QF_COLUMN_PAIR_TRENDS],
+							   &report->fig[QF_QUALITY_SCORE]);
+	}
 	phase_done(report, PHASE_SHAPES);
 	report->fig[QF_DETECTION_AUC] =
 		synth_quality_detection(report->qcols, report->ncmp, report->train.rows,

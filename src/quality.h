@@ -114,7 +114,8 @@ extern uint64 synth_value_hash(SynthColumn *col, int column_index, bool isnull, 
 							   Oid typoutput);
 extern int	synth_match_columns(Relation realrel, Relation synrel, SynthColumn **realcols,
 								SynthColumn **syncols, const char *caller);
-extern void synth_evaluate_summary(Oid realid, Oid synid, double *column_shapes,
+extern void synth_evaluate_samples(SynthColumn *realcols, SynthColumn *syncols, int ncols,
+								   SynthSample *real, SynthSample *syn, double *column_shapes,
 								   double *column_pair_trends, double *quality_score);
 
 #endif							/* SYNTH_QUALITY_H */
