@@ -69,6 +69,7 @@
 #define MST_PROB_FLOOR			1e-9	/* smallest share of a cell in an encoder */
 #define MST_KEEP_SIGMAS			3.0		/* cells below 3 sigma are merged */
 #define MST_SAMPLE_ATTEMPTS		1000	/* batches tried for a restricted batch */
+#define MST_MAX_FINE			131072	/* fine cells of a continuous column: whole numbers to 1e5 */
 
 /* One attribute (a modelled column) of the tree. */
 typedef struct MstAttr
@@ -86,6 +87,22 @@ typedef struct MstAttr
 	double		upper;
 	double		width;
 	bool		whole;			/* whole numbers: bins of integers */
+
+	/*
+	 * continuous: a finer grid inside the bins (fine_per_bin cells of
+	 * fine_width per bin), measured as a 1-way histogram; its cells whose
+	 * noisy count clears the threshold are decoded as themselves (point
+	 * masses like a zero income), the rest of a bin uniformly.
+	 */
+	double		fine_width;
+	int			fine_per_bin;
+	int			nfine;
+	int			nkept;			/* kept fine cells, ordered by bin */
+	int		   *kept;			/* their fine index */
+	double	   *kept_weight;	/* their share of their bin (estimated rows) */
+	int		   *bin_kept;		/* nvalues + 1: each bin's kept cells */
+	double	   *bin_rest;		/* each bin's rows outside its kept cells */
+	double	   *bin_cum;		/* generation: cumulative weights per bin, kept then rest */
 
 	/* categorical: the labels, as the type's output writes them */
 	char	  **labels;
@@ -589,14 +606,21 @@ plan_continuous(MstAttr *attr, SynthEncoder *enc, SynthColumn *col, Relation rel
 	attr->whole = is_whole(col->vtype);
 	if (attr->whole)
 	{
-		/* bins of w whole numbers each; the last may hold fewer */
+		/*
+		 * fine cells of fw whole numbers (1 up to MST_MAX_FINE values), bins
+		 * of w numbers, a multiple of fw; the last bin may hold fewer
+		 */
 		double		count = hi - lo + 1;
-		double		w = ceil(count / bins);
+		double		fw = ceil(count / MST_MAX_FINE);
+		double		w = fw * ceil(ceil(count / bins) / fw);
 
 		attr->lower = lo - 0.5;
 		attr->upper = hi + 0.5;
 		attr->width = w;
 		attr->nvalues = (int) ceil(count / w);
+		attr->fine_width = fw;
+		attr->fine_per_bin = (int) (w / fw);
+		attr->nfine = (int) ceil(count / fw);
 	}
 	else
 	{
@@ -604,6 +628,9 @@ plan_continuous(MstAttr *attr, SynthEncoder *enc, SynthColumn *col, Relation rel
 		attr->upper = hi;
 		attr->width = (hi - lo) / bins;
 		attr->nvalues = bins;
+		attr->fine_per_bin = Max(MST_MAX_FINE / bins, 1);
+		attr->fine_width = attr->width / attr->fine_per_bin;
+		attr->nfine = bins * attr->fine_per_bin;
 	}
 	enc->bounded = true;
 	enc->lower = attr->lower;
@@ -754,6 +781,7 @@ typedef struct MstCounts
 {
 	int64	  **one;			/* per attribute: ncells */
 	int64	  **two;			/* per pair a < b: ncells(a) x ncells(b) */
+	int64	  **fine;			/* per continuous attribute: nfine */
 } MstCounts;
 
 static inline int
@@ -812,26 +840,32 @@ rtrim_copy(const char *s)
 	return pnstrdup(s, len);
 }
 
-/* The cell of one value of an attribute (NULL included). */
+/*
+ * The cell of one value of an attribute (NULL included); *fine receives a
+ * continuous value's fine cell (-1 for NULL).  Values outside the bounds are
+ * clamped into the first or last cell.
+ */
 static int
-cell_of(MstAttr *attr, LabelIndex *index, SynthColumn *col, Datum value, bool isnull)
+cell_of(MstAttr *attr, LabelIndex *index, SynthColumn *col, Datum value, bool isnull, int *fine)
 {
+	*fine = -1;
 	if (isnull)
 		return attr->null_cell >= 0 ? attr->null_cell : attr->first_value;
 	if (attr->continuous)
 	{
 		double		x = value_of_datum(value, col->basetypid, col->vtype);
-		int			b;
+		int			j;
 
 		if (isnan(x))
 			return attr->null_cell >= 0 ? attr->null_cell : attr->first_value;
 		if (x <= attr->lower)
-			b = 0;
+			j = 0;
 		else if (x >= attr->upper)
-			b = attr->nvalues - 1;
+			j = attr->nfine - 1;
 		else
-			b = Min((int) floor((x - attr->lower) / attr->width), attr->nvalues - 1);
-		return attr->first_value + b;
+			j = Min((int) floor((x - attr->lower) / attr->fine_width), attr->nfine - 1);
+		*fine = j;
+		return attr->first_value + Min(j / attr->fine_per_bin, attr->nvalues - 1);
 	}
 	else
 	{
@@ -864,20 +898,26 @@ count_marginals(SynthMst *mst, Relation rel, SynthModel *model, SynthColumn *col
 	int64		rows = 0;
 
 	for (int a = 0; a < d; a++)
+	{
+		cells += mst->attrs[a].continuous ? mst->attrs[a].nfine : 0;
 		for (int b = a + 1; b < d; b++)
 			cells += (Size) mst->attrs[a].ncells * mst->attrs[b].ncells;
+	}
 	if (cells * sizeof(int64) > (Size) synth_train_memory_kb * 1024)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("the 2-way marginals of table \"%s\" need %zu MB, more than synth.train_memory",
+				 errmsg("the marginals of table \"%s\" need %zu MB, more than synth.train_memory",
 						RelationGetRelationName(rel), cells * sizeof(int64) / (1024 * 1024)),
 				 errhint("Use fewer bins (option \"bins\"), fewer or smaller domains, leave columns out, or raise synth.train_memory.")));
 
 	counts->one = palloc(sizeof(int64 *) * Max(d, 1));
 	counts->two = palloc(sizeof(int64 *) * Max(d * (d - 1) / 2, 1));
+	counts->fine = palloc0(sizeof(int64 *) * Max(d, 1));
 	for (int a = 0; a < d; a++)
 	{
 		counts->one[a] = palloc0(sizeof(int64) * mst->attrs[a].ncells);
+		if (mst->attrs[a].continuous)
+			counts->fine[a] = palloc0(sizeof(int64) * mst->attrs[a].nfine);
 		for (int b = a + 1; b < d; b++)
 			counts->two[pair_index(d, a, b)] =
 				MemoryContextAllocExtended(CurrentMemoryContext,
@@ -942,10 +982,13 @@ count_marginals(SynthMst *mst, Relation rel, SynthModel *model, SynthColumn *col
 			{
 				bool		isnull;
 				Datum		v = heap_getattr(tuple, a + 1, SPI_tuptable->tupdesc, &isnull);
+				int			fine;
 
 				cell[a] = cell_of(&mst->attrs[a], &index[a], &cols[sample_col[mst->attrs[a].enc]],
-								  v, isnull);
+								  v, isnull, &fine);
 				counts->one[a][cell[a]]++;
+				if (fine >= 0)
+					counts->fine[a][fine]++;
 			}
 			for (int a = 0; a < d; a++)
 			{
@@ -1572,6 +1615,54 @@ finish_encoder(MstAttr *attr, SynthEncoder *enc, const double *p_comp)
 	pfree(members);
 }
 
+/*
+ * Keep the fine cells of a continuous attribute whose noisy count clears a
+ * threshold high enough that empty cells rarely do (3 sigma, more for many
+ * cells: 5 % of chance for any of them), each with its noisy count; the
+ * rest of a bin's estimated rows is spread evenly over its other cells.
+ * Post-processing of the noisy fine histogram and the estimated marginal.
+ */
+static void
+finish_fine(MstAttr *attr, const double *yfine, const double *p_comp, double total, double sigma2)
+{
+	double		z = Max(MST_KEEP_SIGMAS, -synth_norm_quantile(0.05 / attr->nfine));
+	double		threshold = z * sqrt(sigma2);
+	int		   *members = palloc0(sizeof(int) * attr->ncomp);
+	int			n = 0;
+
+	for (int c = 0; c < attr->ncells; c++)
+		members[attr->comp[c]]++;
+	for (int j = 0; j < attr->nfine; j++)
+		n += yfine[j] >= threshold ? 1 : 0;
+	attr->kept = palloc(sizeof(int) * Max(n, 1));
+	attr->kept_weight = palloc(sizeof(double) * Max(n, 1));
+	attr->bin_kept = palloc0(sizeof(int) * (attr->nvalues + 1));
+	attr->bin_rest = palloc0(sizeof(double) * attr->nvalues);
+	n = 0;
+	for (int b = 0; b < attr->nvalues; b++)
+	{
+		int			cell = attr->first_value + b;
+		double		rows = total * Max(p_comp[attr->comp[cell]], 0.0) / members[attr->comp[cell]];
+		int			first = b * attr->fine_per_bin;
+		int			last = b == attr->nvalues - 1 ? attr->nfine : Min(first + attr->fine_per_bin, attr->nfine);
+		double		kept_rows = 0;
+
+		attr->bin_kept[b] = n;
+		for (int j = first; j < last; j++)
+			if (yfine[j] >= threshold)
+			{
+				attr->kept[n] = j;
+				attr->kept_weight[n] = yfine[j];
+				kept_rows += yfine[j];
+				n++;
+			}
+		attr->bin_rest[b] = n - attr->bin_kept[b] == last - first ? 0.0 : Max(rows - kept_rows, 0.0);
+	}
+	attr->bin_kept[attr->nvalues] = n;
+	attr->nkept = n;
+	pfree(members);
+}
+
 /* Cumulative tables and the members of each compressed cell, for sampling. */
 static void
 prepare_sampling(SynthMst *mst)
@@ -1593,6 +1684,21 @@ prepare_sampling(SynthMst *mst)
 				attr->cum[r * attr->ncomp + x] = cum;
 			}
 			attr->cum[r * attr->ncomp + attr->ncomp - 1] = INFINITY;
+		}
+		if (attr->continuous)
+		{
+			/* per bin: its kept cells, then the rest */
+			attr->bin_cum = palloc(sizeof(double) * (attr->nkept + attr->nvalues));
+			for (int b = 0; b < attr->nvalues; b++)
+			{
+				double	   *cum = attr->bin_cum + attr->bin_kept[b] + b;
+				int			nk = attr->bin_kept[b + 1] - attr->bin_kept[b];
+				double		sum = 0;
+
+				for (int k = 0; k < nk; k++)
+					cum[k] = (sum += attr->kept_weight[attr->bin_kept[b] + k]);
+				cum[nk] = sum + attr->bin_rest[b];
+			}
 		}
 		attr->member_start = palloc0(sizeof(int) * (attr->ncomp + 1));
 		attr->members = palloc(sizeof(int) * attr->ncells);
@@ -1616,8 +1722,8 @@ prepare_sampling(SynthMst *mst)
 /* Append the privacy spend and every mechanism's parameters as JSON. */
 static void
 privacy_json(StringInfo buf, double epsilon, double delta, double rho_total, int d,
-			 double sigma2_1, double rho_1, int rounds, double eps_em, double rho_sel,
-			 double sigma2_2, double rho_2)
+			 double sigma2_1, double rho_1, int nfine, double rho_fine, int rounds,
+			 double eps_em, double rho_sel, double sigma2_2, double rho_2)
 {
 	appendStringInfo(buf, "{\"accounting\": \"zCDP, converted to (epsilon, delta) as in Canonne, Kamath, Steinke 2020\", "
 					 "\"unit\": \"one row, added or removed\", \"epsilon\": %.17g, \"delta\": %.17g, "
@@ -1626,6 +1732,10 @@ privacy_json(StringInfo buf, double epsilon, double delta, double rho_total, int
 	appendStringInfo(buf, "{\"mechanism\": \"discrete_gaussian\", \"measures\": \"1-way marginals\", "
 					 "\"count\": %d, \"sensitivity_l2\": 1, \"sigma2\": %.17g, \"rho\": %.17g}",
 					 d, sigma2_1, rho_1);
+	if (nfine > 0)
+		appendStringInfo(buf, ", {\"mechanism\": \"discrete_gaussian\", \"measures\": \"fine 1-way histograms of continuous columns\", "
+						 "\"count\": %d, \"sensitivity_l2\": 1, \"sigma2\": %.17g, \"rho\": %.17g}",
+						 nfine, sigma2_1, rho_fine);
 	if (rounds > 0)
 		appendStringInfo(buf, ", {\"mechanism\": \"exponential\", \"selects\": \"2-way marginals of a spanning tree\", "
 						 "\"rounds\": %d, \"sensitivity\": 1, \"epsilon\": %.17g, \"rho\": %.17g}",
@@ -1648,8 +1758,12 @@ mst_section_json(StringInfo buf, SynthModel *model, SynthMst *mst, int bins, int
 
 		appendStringInfo(buf, "%s{\"column\": ", a > 0 ? ", " : "");
 		escape_json(buf, model->encoders[attr->enc].name);
-		appendStringInfo(buf, ", \"cells\": %d, \"cells_after_merging\": %d, \"parent\": ",
+		appendStringInfo(buf, ", \"cells\": %d, \"cells_after_merging\": %d, ",
 						 attr->ncells, attr->ncomp);
+		if (attr->continuous)
+			appendStringInfo(buf, "\"fine_cells\": %d, \"fine_cells_kept\": %d, ",
+							 attr->nfine, attr->nkept);
+		appendStringInfoString(buf, "\"parent\": ");
 		if (attr->parent >= 0)
 			escape_json(buf, model->encoders[mst->attrs[attr->parent].enc].name);
 		else
@@ -1673,10 +1787,13 @@ synth_mst_train(Relation rel, SynthModel *model, SynthColumn *cols, const int *s
 	Oid			relid = RelationGetRelid(rel);
 	int			bins = opts->bins > 0 ? opts->bins : SYNTH_MST_DEFAULT_BINS;
 	int			d;
+	int			nfine_hist = 0;	/* continuous attributes: fine histograms */
+	double	  **yfine;
 	double		epsilon = opts->epsilon;
 	double		delta;
 	double		rho,
 				rho_1,
+				rho_fine,
 				rho_sel = 0,
 				rho_2 = 0,
 				rho_total;
@@ -1726,9 +1843,12 @@ synth_mst_train(Relation rel, SynthModel *model, SynthColumn *cols, const int *s
 	/* split rho: 1-way, selection, 2-way (thirds; halves without selection) */
 	rho = synth_zcdp_rho(epsilon, delta);
 	rho_1 = d == 1 ? rho : d == 2 ? rho / 2 : rho / 3;
-	synth_noise_rational_up(d / (2 * rho_1), &sn1, &sd1);
+	for (int a = 0; a < d; a++)
+		nfine_hist += mst->attrs[a].continuous ? 1 : 0;
+	synth_noise_rational_up((d + nfine_hist) / (2 * rho_1), &sn1, &sd1);
 	sigma2_1 = (double) sn1 / sd1;
 	rho_1 = d * synth_gaussian_rho(1.0, sigma2_1);
+	rho_fine = nfine_hist * synth_gaussian_rho(1.0, sigma2_1);
 	if (d >= 2)
 	{
 		double		r2 = d == 2 ? rho / 2 : rho / 3;
@@ -1743,7 +1863,7 @@ synth_mst_train(Relation rel, SynthModel *model, SynthColumn *cols, const int *s
 		eps_em = (double) eps_num / eps_den;
 		rho_sel = (d - 1) * synth_exponential_rho(eps_em);
 	}
-	rho_total = rho_1 + rho_sel + rho_2;
+	rho_total = rho_1 + rho_fine + rho_sel + rho_2;
 	if (sigma2_1 > SYNTH_NOISE_MAX_SIGMA2 || sigma2_2 > SYNTH_NOISE_MAX_SIGMA2)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -1772,6 +1892,10 @@ synth_mst_train(Relation rel, SynthModel *model, SynthColumn *cols, const int *s
 		compress_attribute(attr, y1[a], sigma2_1, &m1[a]);
 	}
 	mst->total = Max(total_num / total_den, 1.0);
+	yfine = palloc0(sizeof(double *) * d);
+	for (int a = 0; a < d; a++)
+		if (mst->attrs[a].continuous)
+			yfine[a] = noisy_counts(&noise, counts.fine[a], mst->attrs[a].nfine, sn1, sd1);
 	for (int a = 0; a < d; a++)
 	{
 		phat[a] = palloc(sizeof(double) * mst->attrs[a].ncomp);
@@ -1858,6 +1982,8 @@ synth_mst_train(Relation rel, SynthModel *model, SynthColumn *cols, const int *s
 		for (int k = 0; k < mst->attrs[a].ncomp; k++)
 			p[k] = mu1[a][k] / mst->total;
 		finish_encoder(&mst->attrs[a], &model->encoders[mst->attrs[a].enc], p);
+		if (mst->attrs[a].continuous)
+			finish_fine(&mst->attrs[a], yfine[a], p, mst->total, sigma2_1);
 	}
 	model->n_rows = (int64) llround(mst->total);
 	INSTR_TIME_SET_CURRENT(elapsed);
@@ -1865,8 +1991,8 @@ synth_mst_train(Relation rel, SynthModel *model, SynthColumn *cols, const int *s
 
 	/* store: weights, a spec and metrics that hold no exact count */
 	initStringInfo(&privacy);
-	privacy_json(&privacy, epsilon, delta, rho_total, d, sigma2_1, rho_1, d >= 3 ? d - 1 : 0,
-				 eps_em, rho_sel, sigma2_2, rho_2);
+	privacy_json(&privacy, epsilon, delta, rho_total, d, sigma2_1, rho_1, nfine_hist, rho_fine,
+				 d >= 3 ? d - 1 : 0, eps_em, rho_sel, sigma2_2, rho_2);
 	weights = synth_model_serialize(model);
 	initStringInfo(&spec);
 	appendStringInfoString(&spec, "{\"method\": \"mst\", \"requested_method\": ");
@@ -1914,6 +2040,56 @@ draw_cell(const double *cum, int n, double u)
 	return lo;
 }
 
+/* A value inside fine cell j: its whole number, or uniform inside it. */
+static double
+fine_value(MstAttr *attr, int j, SynthRng *rng)
+{
+	double		a = attr->lower + j * attr->fine_width;
+	double		c = Min(a + attr->fine_width, attr->upper);
+
+	if (attr->whole && attr->fine_width == 1.0)
+		return a + 0.5;
+	return a + synth_rng_uniform(rng) * (c - a);
+}
+
+/*
+ * A value of bin b: one of its kept fine cells by their weights, or
+ * (the rest) a fine cell that is not kept, uniformly.
+ */
+static double
+bin_value(MstAttr *attr, int b, SynthRng *rng)
+{
+	int			first = b * attr->fine_per_bin;
+	int			last = b == attr->nvalues - 1 ? attr->nfine : Min(first + attr->fine_per_bin, attr->nfine);
+	int			nk = attr->bin_kept[b + 1] - attr->bin_kept[b];
+	const double *cum = attr->bin_cum + attr->bin_kept[b] + b;
+	int			j;
+
+	if (cum[nk] > 0)
+	{
+		double		r = synth_rng_uniform(rng) * cum[nk];
+		int			k = 0;
+
+		while (k < nk && cum[k] <= r)
+			k++;
+		if (k < nk)
+			return fine_value(attr, attr->kept[attr->bin_kept[b] + k], rng);
+	}
+	/* the rest: a cell that is not kept (kept cells are few; give up after 64 tries) */
+	j = first + (int) synth_rng_below(rng, last - first);
+	for (int tries = 0; tries < 64 && nk > 0; tries++)
+	{
+		bool		kept = false;
+
+		for (int k = 0; k < nk && !kept; k++)
+			kept = attr->kept[attr->bin_kept[b] + k] == j;
+		if (!kept)
+			break;
+		j = first + (int) synth_rng_below(rng, last - first);
+	}
+	return fine_value(attr, j, rng);
+}
+
 /* The uniform scores of one attribute's full cell, into u (the row's dims). */
 static void
 cell_scores(MstAttr *attr, SynthEncoder *enc, int cell, SynthRng *rng, double *u)
@@ -1927,10 +2103,7 @@ cell_scores(MstAttr *attr, SynthEncoder *enc, int cell, SynthRng *rng, double *u
 			return;
 		}
 		{
-			int			b = cell - attr->first_value;
-			double		a = attr->lower + b * attr->width;
-			double		c = Min(attr->lower + (b + 1) * attr->width, attr->upper);
-			double		x = a + synth_rng_uniform(rng) * (c - a);
+			double		x = bin_value(attr, cell - attr->first_value, rng);
 
 			u[enc->dim] = (x - attr->lower) / (attr->upper - attr->lower);
 			if (enc->null_dim >= 0)
@@ -2078,6 +2251,22 @@ synth_mst_serialize(SynthModel *model, StringInfo buf)
 		for (int c = 0; c < attr->ncells; c++)
 			put_int32(buf, attr->comp[c]);
 		put_int32(buf, attr->parent);
+		if (attr->continuous)
+		{
+			put_double(buf, attr->fine_width);
+			put_int32(buf, attr->fine_per_bin);
+			put_int32(buf, attr->nfine);
+			put_int32(buf, attr->nkept);
+			for (int k = 0; k < attr->nkept; k++)
+			{
+				put_int32(buf, attr->kept[k]);
+				put_double(buf, attr->kept_weight[k]);
+			}
+			for (int b = 0; b <= attr->nvalues; b++)
+				put_int32(buf, attr->bin_kept[b]);
+			for (int b = 0; b < attr->nvalues; b++)
+				put_double(buf, attr->bin_rest[b]);
+		}
 	}
 	for (int a = 0; a < mst->nattrs; a++)
 	{
@@ -2170,6 +2359,43 @@ synth_mst_deserialize(SynthModel *model, const char *p, const char *end, int64 m
 		for (int c = 0; c < attr->ncells; c++)
 			attr->comp[c] = get_int32_in(&r, 0, attr->ncomp - 1);
 		attr->parent = get_int32_in(&r, -1, mst->nattrs - 1);
+		if (attr->continuous)
+		{
+			attr->fine_width = get_double(&r);
+			attr->fine_per_bin = get_int32_in(&r, 1, MST_MAX_FINE);
+			attr->nfine = get_int32_in(&r, 1, MST_MAX_FINE + SYNTH_MST_MAX_BINS);
+			attr->nkept = get_int32_in(&r, 0, attr->nfine);
+			attr->kept = palloc(sizeof(int) * Max(attr->nkept, 1));
+			attr->kept_weight = palloc(sizeof(double) * Max(attr->nkept, 1));
+			for (int k = 0; k < attr->nkept; k++)
+			{
+				attr->kept[k] = get_int32_in(&r, 0, attr->nfine - 1);
+				attr->kept_weight[k] = get_double(&r);
+				if (!(attr->kept_weight[k] >= 0))
+					mst_corrupt(&r, "A weight in the mst section is negative.");
+			}
+			attr->bin_kept = palloc(sizeof(int) * (attr->nvalues + 1));
+			for (int b = 0; b <= attr->nvalues; b++)
+				attr->bin_kept[b] = get_int32_in(&r, b == 0 ? 0 : attr->bin_kept[b - 1],
+												  b == attr->nvalues ? attr->nkept : attr->nkept);
+			if (attr->bin_kept[0] != 0 || attr->bin_kept[attr->nvalues] != attr->nkept)
+				mst_corrupt(&r, "The fine cells of an mst attribute do not add up.");
+			attr->bin_rest = palloc(sizeof(double) * attr->nvalues);
+			for (int b = 0; b < attr->nvalues; b++)
+			{
+				attr->bin_rest[b] = get_double(&r);
+				if (!(attr->bin_rest[b] >= 0))
+					mst_corrupt(&r, "A weight in the mst section is negative.");
+			}
+			if (!(attr->fine_width > 0) ||
+				(int64) attr->fine_per_bin * (attr->nvalues - 1) >= attr->nfine)
+				mst_corrupt(&r, "The fine cells of an mst attribute do not fit its bins.");
+			for (int b = 0; b < attr->nvalues; b++)
+				for (int k = attr->bin_kept[b]; k < attr->bin_kept[b + 1]; k++)
+					if (attr->kept[k] / attr->fine_per_bin != b &&
+						!(b == attr->nvalues - 1 && attr->kept[k] >= b * attr->fine_per_bin))
+						mst_corrupt(&r, "A fine cell of an mst attribute is outside its bin.");
+		}
 
 		enc = &model->encoders[attr->enc];
 		if (!enc->modelled || enc->dim < 0 ||
