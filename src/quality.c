@@ -2368,7 +2368,7 @@ synth_report_tables(PG_FUNCTION_ARGS)
 	{
 		if (realcols[c].kind == SYNTH_KIND_CATEGORICAL && synth_quality_near_unique(&realcols[c]))
 		{
-			note(&report, "column \"%s\" is near-unique text: left out of the figures but exact copies", realcols[c].name);
+			note(&report, "column \"%s\" is near-unique text: only exact copies compare it", realcols[c].name);
 			continue;
 		}
 		report.qcols[ncmp].name = realcols[c].name;
