@@ -142,10 +142,19 @@ SELECT count(*) AS visible_spends FROM synth.ledger;
 SELECT count(*) AS visible_budgets FROM synth.budgets;
 RESET ROLE;
 
--- raising the cap afterwards is the owner's call; lowering it below the spend warns
+-- raising the cap afterwards is the owner's call; lowering it below the spend
+-- warns; the delta spent counts against a new delta too
 SELECT synth_set_budget('dp_people', 1);
 SELECT synth_set_budget('dp_people', 5);
-SELECT epsilon_cap, epsilon_spent, epsilon_remaining FROM synth_budget('dp_people');
+SELECT synth_train('dp_people', 'mst', o || '{"epsilon": 0.5}') FROM dp_opts;
+SELECT synth_set_budget('dp_people', 5, delta => 2e-6);
+SELECT * FROM synth_budget('dp_people');
+
+-- a holdout is left out of the counts, and its size is not stored
+SELECT synth_train('dp_people', 'mst', o || '{"epsilon": 0.5, "holdout": 0.2}') > 0 AS trained FROM dp_opts;
+SELECT spec->'holdout'->>'fraction' AS fraction, spec->'holdout' ? 'rows' AS has_rows,
+	   abs(n_rows - 4800) < 500 AS n_rows_near_4800
+FROM synth.models ORDER BY id DESC LIMIT 1;
 
 -- ---------------------------------------------------------------- mst models and generation
 

@@ -259,9 +259,10 @@ synth_budget(PG_FUNCTION_ARGS)
 /*
  * Spend (epsilon, delta) of table relid's budget, before the training reads
  * data: lock the budget row, refuse a spend that passes the cap, add it.
- * delta < 0 asks for the default share of the budget's delta,
- * delta_cap * epsilon / epsilon_cap, so that spending the whole epsilon
- * spends exactly the whole delta.  Returns the delta spent.
+ * delta < 0 asks for the default share of what remains of the budget's
+ * delta, in proportion to the epsilon spent out of what remains of it, so
+ * that spending the rest of the epsilon spends exactly the rest of the
+ * delta.  Returns the delta spent.
  */
 double
 synth_budget_spend(Oid relid, double epsilon, double delta)
@@ -299,9 +300,18 @@ synth_budget_spend(Oid relid, double epsilon, double delta)
 		}
 		if (found)
 		{
-			if (delta < 0)
-				delta = cap_delta * epsilon / cap;
-			CheckPrivacyParameters(epsilon, delta);
+			bool		default_delta = delta < 0;
+
+			if (default_delta && cap - spent > 0)
+				delta = Min((cap_delta - spent_delta) * epsilon / (cap - spent), cap_delta - spent_delta);
+			if (!(spent + epsilon > cap * (1 + BUDGET_TOLERANCE)) && default_delta && !(delta > 0))
+				ereport(ERROR,
+						(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+						 errmsg("the delta of the privacy budget of table \"%s\" is spent", relname),
+						 errdetail("The budget's delta is %g and %g is spent.", cap_delta, spent_delta),
+						 errhint("Ask the table's owner to raise the budget's delta with synth_set_budget.")));
+			if (!default_delta)
+				CheckPrivacyParameters(epsilon, delta);
 			if (spent + epsilon > cap * (1 + BUDGET_TOLERANCE))
 				ereport(ERROR,
 						(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),

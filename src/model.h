@@ -238,9 +238,10 @@ extern void synth_neural_sample(struct SynthGenerator *gen, int rows);
 
 /* model_mst.c (privacy.h has its options) */
 struct SynthPrivacyOptions;
-extern int64 synth_mst_train(Relation rel, SynthModel *model, SynthColumn *cols,
+extern int64 synth_mst_train(Relation rel, SynthModel *model, SynthColumn *cols, int ncols,
 							 const int *sample_col, const struct SynthPrivacyOptions *opts,
-							 const char *method_name, const char *reason, uint64 seed);
+							 const char *method_name, const char *reason, uint64 seed,
+							 double holdout_fraction);
 extern void synth_mst_sample(struct SynthGenerator *gen, int rows);
 extern void synth_mst_serialize(SynthModel *model, StringInfo buf);
 extern const char *synth_mst_deserialize(SynthModel *model, const char *p, const char *end,

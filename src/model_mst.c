@@ -44,6 +44,7 @@
 #include "synth.h"
 #include "model.h"
 #include "privacy.h"
+#include "quality.h"
 
 #include <math.h>
 
@@ -884,8 +885,8 @@ cell_of(MstAttr *attr, LabelIndex *index, SynthColumn *col, Datum value, bool is
  * it is never stored).
  */
 static int64
-count_marginals(SynthMst *mst, Relation rel, SynthModel *model, SynthColumn *cols,
-				const int *sample_col, MstCounts *counts)
+count_marginals(SynthMst *mst, Relation rel, SynthModel *model, SynthColumn *cols, int ncols,
+				const int *sample_col, SynthHoldout *holdout, MstCounts *counts)
 {
 	int			d = mst->nattrs;
 	LabelIndex *index = palloc0(sizeof(LabelIndex) * Max(d, 1));
@@ -925,14 +926,16 @@ count_marginals(SynthMst *mst, Relation rel, SynthModel *model, SynthColumn *col
 										   MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
 	}
 
+	/* every planned column, in the reader's order (the holdout hashes them all) */
 	initStringInfo(&query);
 	appendStringInfoString(&query, "SELECT ");
+	for (int c = 0; c < ncols; c++)
+		appendStringInfo(&query, "%s%s", c > 0 ? ", " : "", quote_identifier(cols[c].name));
 	for (int a = 0; a < d; a++)
 	{
 		MstAttr    *attr = &mst->attrs[a];
 		SynthColumn *col = &cols[sample_col[attr->enc]];
 
-		appendStringInfo(&query, "%s%s", a > 0 ? ", " : "", quote_identifier(col->name));
 		if (!attr->continuous)
 		{
 			bool		varlena;
@@ -952,7 +955,7 @@ count_marginals(SynthMst *mst, Relation rel, SynthModel *model, SynthColumn *col
 						index[a].cell[i] = attr->first_value + j;
 		}
 	}
-	if (d == 0)
+	if (ncols == 0)
 		appendStringInfoString(&query, "NULL");
 	appendStringInfo(&query, " FROM %s",
 					 quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)),
@@ -978,10 +981,14 @@ count_marginals(SynthMst *mst, Relation rel, SynthModel *model, SynthColumn *col
 		{
 			HeapTuple	tuple = SPI_tuptable->vals[r];
 
+			/* a held-out row is not read at all (the split is a hash of the row's own values) */
+			if (holdout && !synth_holdout_filter(holdout, tuple, SPI_tuptable->tupdesc))
+				continue;
 			for (int a = 0; a < d; a++)
 			{
 				bool		isnull;
-				Datum		v = heap_getattr(tuple, a + 1, SPI_tuptable->tupdesc, &isnull);
+				Datum		v = heap_getattr(tuple, sample_col[mst->attrs[a].enc] + 1,
+											 SPI_tuptable->tupdesc, &isnull);
 				int			fine;
 
 				cell[a] = cell_of(&mst->attrs[a], &index[a], &cols[sample_col[mst->attrs[a].enc]],
@@ -1779,9 +1786,9 @@ mst_section_json(StringInfo buf, SynthModel *model, SynthMst *mst, int bins, int
  * checked the options.  The budget is spent before a row is read.
  */
 int64
-synth_mst_train(Relation rel, SynthModel *model, SynthColumn *cols, const int *sample_col,
+synth_mst_train(Relation rel, SynthModel *model, SynthColumn *cols, int ncols, const int *sample_col,
 				const SynthPrivacyOptions *opts, const char *method_name, const char *reason,
-				uint64 seed)
+				uint64 seed, double holdout_fraction)
 {
 	SynthMst   *mst = palloc0(sizeof(SynthMst));
 	Oid			relid = RelationGetRelid(rel);
@@ -1807,6 +1814,7 @@ synth_mst_train(Relation rel, SynthModel *model, SynthColumn *cols, const int *s
 				sigma2_2 = 0,
 				eps_em = 0;
 	SynthNoise	noise;
+	SynthHoldout holdout;
 	MstCounts	counts;
 	double	  **y1;
 	Measure1   *m1;
@@ -1870,8 +1878,11 @@ synth_mst_train(Relation rel, SynthModel *model, SynthColumn *cols, const int *s
 				 errmsg("epsilon %g is too small for mst over %d columns", epsilon, d),
 				 errhint("Use a larger epsilon or fewer columns.")));
 
-	/* read: every row, counted into the marginals */
-	(void) count_marginals(mst, rel, model, cols, sample_col, &counts);
+	/* read: every row (but a holdout's), counted into the marginals */
+	if (holdout_fraction > 0)
+		synth_holdout_init(&holdout, holdout_fraction, seed, cols, ncols);
+	(void) count_marginals(mst, rel, model, cols, ncols, sample_col,
+						   holdout_fraction > 0 ? &holdout : NULL, &counts);
 
 	/* measure the 1-way marginals, merge rare cells, estimate the total */
 	synth_noise_init(&noise);
@@ -2007,6 +2018,20 @@ synth_mst_train(Relation rel, SynthModel *model, SynthColumn *cols, const int *s
 					 "\"privacy\": %s, \"copula_dim\": %d, \"columns\": ",
 					 (int64) seed, epsilon, delta, bins, privacy.data, model->dim);
 	synth_model_spec_json(model, &spec);
+	if (holdout_fraction > 0)
+	{
+		/* how to recompute the split, without the counts of synth_holdout_spec_json */
+		appendStringInfo(&spec, ", \"holdout\": {\"fraction\": %.17g, \"seed\": " INT64_FORMAT
+						 ", \"rule\": \"%s\", \"columns\": [", holdout_fraction, (int64) seed,
+						 SYNTH_HOLDOUT_RULE);
+		for (int c = 0; c < ncols; c++)
+		{
+			if (c > 0)
+				appendStringInfoString(&spec, ", ");
+			escape_json(&spec, cols[c].name);
+		}
+		appendStringInfoString(&spec, "]}");
+	}
 	appendStringInfoString(&spec, ", \"mst\": ");
 	mst_section_json(&spec, model, mst, bins, iterations);
 	appendStringInfoChar(&spec, '}');

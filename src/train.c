@@ -469,8 +469,8 @@ synth_train_relation(Oid relid, const char *method_name, Jsonb *options)
 	/* mst reads, fits and stores on its own: its spec and counts must stay private */
 	if (method == SYNTH_METHOD_MST)
 	{
-		id = synth_mst_train(rel, model, cols, sample_col, &opts.privacy, method_name, reason,
-							 opts.seed);
+		id = synth_mst_train(rel, model, cols, ncols, sample_col, &opts.privacy, method_name,
+							 reason, opts.seed, opts.holdout);
 		relation_close(rel, NoLock);
 		return id;
 	}
