@@ -145,7 +145,8 @@ parse_options(Jsonb *options, TrainOptions *opts)
 								 errmsg("unknown option \"%s\"", key),
 								 errhint("The options of method copula are columns, exclude, keys, seed, rare_category_k, sample_rows and holdout; "
 										 "tvae and ctgan also take epochs, batch_size, device, progress_every, embedding_dim, "
-										 "learning_rate and max_modes, and ctgan pac and discriminator_steps.")));
+										 "learning_rate and max_modes, and ctgan pac and discriminator_steps; "
+										 "mst takes epsilon, delta, bins, bounds and domains.")));
 					break;
 				}
 			case WJB_ELEM:
