@@ -201,6 +201,15 @@ SELECT synth_check_gates(:plain, '{"detection_auc_max": 0.75}');
 SELECT synth_report(:plain, NULL, '{"trees": 5, "depth": 2, "privacy_rows": 100}')->'holdout' AS holdout;
 SELECT synth_check_gates(:plain, '{"dcr_ratio_min": 0.9}');
 
+-- gates on a report just made (what multi-table code calls for a materialized table)
+SELECT synth_check_gates(synth_report('q_real', 'q_fresh', NULL, 'q_hold', '{"trees": 5, "depth": 2, "privacy_rows": 200}'),
+						 '{"exact_copy_rate_max": 0.01, "dcr_ratio_min": 0.8}');
+SELECT synth_check_gates(synth_report('q_real', 'q_copy', NULL, 'q_hold', '{"trees": 5, "depth": 2, "privacy_rows": 200}'),
+						 '{"exact_copy_rate_max": 0.01, "mia_advantage_max": 0.1}');
+SELECT synth_check_gates(synth_report('q_real', 'q_copy', NULL, NULL, '{"trees": 5, "depth": 2, "privacy_rows": 200}'),
+						 '{"dcr_ratio_min": 0.9}');
+SELECT synth_check_gates('{"a": 1}'::jsonb, '{"dcr_ratio_min": 0.9}');
+
 -- ---- errors
 
 SELECT synth_report(NULL::bigint);
@@ -221,12 +230,13 @@ CREATE TABLE q_other AS SELECT 1 AS unrelated;
 SELECT synth_report('q_real', 'q_other');
 CREATE TABLE q_hold_narrow AS SELECT id, x FROM q_hold;
 SELECT synth_report('q_real', 'q_fresh', NULL, 'q_hold_narrow');
-SELECT synth_check_gates(NULL, '{}');
+SELECT synth_check_gates(NULL::bigint, '{}');
 SELECT synth_check_gates(999999, '{"detection_auc_max": 0.75}');
 SELECT synth_check_gates(:model, '{"detection_auc": 0.75}');
 SELECT synth_check_gates(:model, '{"bogus_max": 0.75}');
 SELECT synth_check_gates(:model, '{"detection_auc_max": "high"}');
 SELECT synth_check_gates(:model, '[0.75]');
+SELECT synth_check_gates(NULL::jsonb, '{}');
 SET synth.gates = 'not json';
 SET synth.gates = '[1]';
 SET synth.gates = '{"bogus_min": 1}';

@@ -358,6 +358,14 @@ LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION synth_check_gates(bigint, jsonb) IS
 	'raise an error naming the failing figure unless the model''s stored quality report meets the gates (NULL: those of synth.gates)';
 
+CREATE FUNCTION synth_check_gates(report jsonb, gates jsonb DEFAULT NULL)
+RETURNS void
+AS 'MODULE_PATHNAME', 'synth_check_report_gates'
+LANGUAGE C VOLATILE;
+
+COMMENT ON FUNCTION synth_check_gates(jsonb, jsonb) IS
+	'raise an error naming the failing figure unless a report (as synth_report returns it) meets the gates (NULL: those of synth.gates)';
+
 /* ---- differential privacy (issue 5) ---- */
 
 /*

@@ -71,6 +71,7 @@
 PG_FUNCTION_INFO_V1(synth_report_model);
 PG_FUNCTION_INFO_V1(synth_report_tables);
 PG_FUNCTION_INFO_V1(synth_check_gates);
+PG_FUNCTION_INFO_V1(synth_check_report_gates);
 
 #define QUALITY_ROW_SEED		UINT64CONST(0xBB67AE8584CAA73B)
 #define QUALITY_TEST_SHARE		0.2		/* of the real rows, for tstr without a holdout */
@@ -2138,8 +2139,9 @@ synth_report_model(PG_FUNCTION_ARGS)
 	if (!OidIsValid(relid) || get_rel_name(relid) == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_TABLE),
-				 errmsg("the source table of synth model " INT64_FORMAT " is gone", model_id),
-				 errhint("Compare tables with synth_report('real', 'synthetic').")));
+				 errmsg("synth model " INT64_FORMAT " has no source table to report on", model_id),
+				 errdetail("Its table is gone, or it is a model of a schema's model set, trained over a view of its table."),
+				 errhint("Compare a synthetic table with its real one: synth_report('shop.orders', 'shop_synth.orders').")));
 	CheckCanRead(relid, "model's source table");
 	rel = relation_open(relid, AccessShareLock);
 
@@ -2392,43 +2394,29 @@ synth_report_tables(PG_FUNCTION_ARGS)
 /* ---- gates ---- */
 
 /*
- * Refuse the model unless its stored report meets every gate; source says
- * where the gates came from, for the message.
+ * The figures of a report's checks, read by a query whose rows are
+ * (metric, value); false when it returns no row.
  */
-static void
-check_gates(int64 model_id, const Gates *gates, const char *source)
+static bool
+read_figures(const char *query, Oid argtype, Datum arg, double *value)
 {
-	Oid			argtypes[1] = {INT8OID};
-	Datum		args[1] = {Int64GetDatum(model_id)};
-	double		value[QF_COUNT];
-	bool		found = false;
-	bool		have_report = false;
-	StringInfoData failures;
-	char	   *first = NULL;
-	int			nfail = 0;
+	bool		found;
 
 	for (int f = 0; f < QF_COUNT; f++)
 		value[f] = NAN;
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "synth: SPI_connect failed");
-	if (SPI_execute_with_args("SELECT m.metrics ? 'quality', c->>'metric', (c->>'value')::float8 "
-							  "FROM synth.models m LEFT JOIN LATERAL "
-							  "jsonb_array_elements(m.metrics->'quality'->'checks') c ON true "
-							  "WHERE m.id = $1",
-							  1, argtypes, args, NULL, true, 0) != SPI_OK_SELECT)
-		elog(ERROR, "synth: could not read synth.models");
+	if (SPI_execute_with_args(query, 1, &argtype, &arg, NULL, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "synth: could not read a quality report");
+	found = SPI_processed > 0;
 	for (uint64 i = 0; i < SPI_processed; i++)
 	{
 		HeapTuple	tup = SPI_tuptable->vals[i];
 		TupleDesc	desc = SPI_tuptable->tupdesc;
+		char	   *metric = SPI_getvalue(tup, desc, 1);
 		bool		isnull;
-		char	   *metric;
-		Datum		v;
+		Datum		v = SPI_getbinval(tup, desc, 2, &isnull);
 
-		found = true;
-		have_report = DatumGetBool(SPI_getbinval(tup, desc, 1, &isnull));
-		metric = SPI_getvalue(tup, desc, 2);
-		v = SPI_getbinval(tup, desc, 3, &isnull);
 		if (metric == NULL || isnull)
 			continue;
 		for (int f = 0; f < QF_COUNT; f++)
@@ -2436,19 +2424,21 @@ check_gates(int64 model_id, const Gates *gates, const char *source)
 				value[f] = DatumGetFloat8(v);
 	}
 	SPI_finish();
+	return found;
+}
 
-	if (!found)
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("synth model " INT64_FORMAT " does not exist", model_id),
-				 errhint("SELECT id, source_table FROM synth.models lists the models.")));
-	if (!have_report)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("synth model " INT64_FORMAT " has no quality report to check %s against",
-						model_id, source),
-				 errhint("Run SELECT synth_report(" INT64_FORMAT "); name a target column too for the tstr gates.",
-						 model_id)));
+/*
+ * Refuse unless the figures meet every gate: subject names what is refused
+ * ("synth model 3"), report what holds the figures ("the stored report"),
+ * hint what to do.
+ */
+static void
+gates_verdict(const char *subject, const char *report, const double *value, const Gates *gates,
+			  const char *hint)
+{
+	StringInfoData failures;
+	char	   *first = NULL;
+	int			nfail = 0;
 
 	initStringInfo(&failures);
 	for (int f = 0; f < QF_COUNT; f++)
@@ -2461,8 +2451,8 @@ check_gates(int64 model_id, const Gates *gates, const char *source)
 			if (isnan(limit))
 				continue;
 			if (isnan(value[f]))
-				what = psprintf("gate %s_%s: the stored report has no %s",
-								figure_defs[f].name, bound ? "max" : "min", figure_defs[f].name);
+				what = psprintf("gate %s_%s: %s has no %s",
+								figure_defs[f].name, bound ? "max" : "min", report, figure_defs[f].name);
 			else if (bound ? value[f] > limit : value[f] < limit)
 				what = psprintf("gate %s_%s: %s is %.4g, %s %g",
 								figure_defs[f].name, bound ? "max" : "min", figure_defs[f].name,
@@ -2482,10 +2472,95 @@ check_gates(int64 model_id, const Gates *gates, const char *source)
 	if (first != NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("synth model " INT64_FORMAT " fails quality %s", model_id, first),
+				 errmsg("%s fails quality %s", subject, first),
 				 nfail > 1 ? errdetail("It also fails %s.", failures.data) : 0,
-				 errhint("The figures are those of the model's last synth_report; improve the model, or relax %s.",
-						 source)));
+				 errhint("%s", hint)));
+}
+
+/* Refuse the model unless its stored report meets every gate. */
+static void
+check_gates(int64 model_id, const Gates *gates, const char *source)
+{
+	double		value[QF_COUNT];
+	bool		have_report = false;
+	bool		isnull;
+	Oid			argtypes[1] = {INT8OID};
+	Datum		args[1] = {Int64GetDatum(model_id)};
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "synth: SPI_connect failed");
+	if (SPI_execute_with_args("SELECT metrics ? 'quality' FROM synth.models WHERE id = $1",
+							  1, argtypes, args, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "synth: could not read synth.models");
+	if (SPI_processed == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("synth model " INT64_FORMAT " does not exist", model_id),
+				 errhint("SELECT id, source_table FROM synth.models lists the models.")));
+	have_report = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1,
+											 &isnull));
+	SPI_finish();
+	if (!have_report)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("synth model " INT64_FORMAT " has no quality report to check %s against",
+						model_id, source),
+				 errhint("Run SELECT synth_report(" INT64_FORMAT "); name a target column too for the tstr gates.",
+						 model_id)));
+	read_figures("SELECT c->>'metric', (c->>'value')::float8 FROM synth.models m, "
+				 "jsonb_array_elements(m.metrics->'quality'->'checks') c WHERE m.id = $1",
+				 INT8OID, Int64GetDatum(model_id), value);
+	gates_verdict(psprintf("synth model " INT64_FORMAT, model_id), "the stored report", value, gates,
+				  psprintf("The figures are those of the model's last synth_report; improve the model, or relax %s.",
+						   source));
+}
+
+/*
+ * synth_check_gates(report jsonb, gates jsonb) RETURNS void: the gates
+ * against a report just made, e.g. synth_report of a materialized table
+ * against its real one.
+ */
+Datum
+synth_check_report_gates(PG_FUNCTION_ARGS)
+{
+	Gates		gates;
+	Jsonb	   *report;
+	double		value[QF_COUNT];
+	char	   *subject;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("report must not be NULL"),
+				 errhint("Pass what synth_report returned.")));
+	report = PG_GETARG_JSONB_P(0);
+	gates_clear(&gates);
+	if (!PG_ARGISNULL(1))
+		parse_gates(&PG_GETARG_JSONB_P(1)->root, &gates);
+	else if (synth_gates != NULL && synth_gates[0] != '\0')
+		parse_gates(&DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(synth_gates)))->root,
+					&gates);
+	if (!read_figures("SELECT c->>'metric', (c->>'value')::float8 "
+					  "FROM jsonb_array_elements(CASE jsonb_typeof($1->'checks') "
+					  "WHEN 'array' THEN $1->'checks' ELSE '[]' END) c",
+					  JSONBOID, JsonbPGetDatum(report), value))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("jsonb is not a quality report"),
+				 errhint("Pass what synth_report returned, or synth.models.metrics->'quality'.")));
+	{
+		JsonbValue *name = JB_ROOT_IS_OBJECT(report) ?
+			getKeyJsonValueFromContainer(&report->root, "synthetic", strlen("synthetic"), NULL) :
+			NULL;
+
+		subject = name && name->type == jbvString ?
+			psprintf("the report on %s", pnstrdup(name->val.string.val, name->val.string.len)) :
+			"the report";
+	}
+	gates_verdict(subject, "the report", value, &gates,
+				  psprintf("Improve the synthetic rows, or relax %s.",
+						   PG_ARGISNULL(1) ? "synth.gates" : "the gates"));
+	PG_RETURN_VOID();
 }
 
 /* synth_check_gates(model_id bigint, gates jsonb) RETURNS void */
