@@ -538,6 +538,6 @@ synth_read_relation(Oid relid, SynthColumn *cols, int ncols, int64 max_rows,
 		ereport(NOTICE,
 				(errmsg("synth read a uniform sample of " INT64_FORMAT " of " INT64_FORMAT " rows",
 						capacity, sample->nrows_total),
-				 errhint("Raise synth.train_memory to read more rows.")));
+				 errhint("The sample is bounded by synth.train_memory and by any sample_rows option: raise them to read more rows.")));
 	return sample;
 }
