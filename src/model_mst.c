@@ -1072,14 +1072,25 @@ noisy_counts(SynthNoise *noise, const int64 *counts, int n, uint64 sn, uint64 sd
 }
 
 /*
- * Merge the cells whose noisy count is below MST_KEEP_SIGMAS sigma into one
+ * The noisy count a cell must reach to count as present: MST_KEEP_SIGMAS
+ * sigma (private-pgm's rule), more for large domains, so that among n empty
+ * cells one clears it with probability 5 % at most.
+ */
+static double
+keep_threshold(int ncells, double sigma2)
+{
+	return Max(MST_KEEP_SIGMAS, -synth_norm_quantile(0.05 / ncells)) * sqrt(sigma2);
+}
+
+/*
+ * Merge the cells whose noisy count is below the threshold into one
  * compressed cell (post-processing of the noisy 1-way marginal); the merged
  * cell's measurement is the sum of theirs, of variance m sigma^2.
  */
 static void
 compress_attribute(MstAttr *attr, const double *y, double sigma2, Measure1 *m)
 {
-	double		threshold = MST_KEEP_SIGMAS * sqrt(sigma2);
+	double		threshold = keep_threshold(attr->ncells, sigma2);
 	int			kept = 0;
 	int			merged = 0;
 
@@ -1623,17 +1634,15 @@ finish_encoder(MstAttr *attr, SynthEncoder *enc, const double *p_comp)
 }
 
 /*
- * Keep the fine cells of a continuous attribute whose noisy count clears a
- * threshold high enough that empty cells rarely do (3 sigma, more for many
- * cells: 5 % of chance for any of them), each with its noisy count; the
- * rest of a bin's estimated rows is spread evenly over its other cells.
- * Post-processing of the noisy fine histogram and the estimated marginal.
+ * Keep the fine cells of a continuous attribute whose noisy count clears
+ * keep_threshold, each with its noisy count; the rest of a bin's estimated
+ * rows is spread evenly over its other cells.  Post-processing of the noisy
+ * fine histogram and the estimated marginal.
  */
 static void
 finish_fine(MstAttr *attr, const double *yfine, const double *p_comp, double total, double sigma2)
 {
-	double		z = Max(MST_KEEP_SIGMAS, -synth_norm_quantile(0.05 / attr->nfine));
-	double		threshold = z * sqrt(sigma2);
+	double		threshold = keep_threshold(attr->nfine, sigma2);
 	int		   *members = palloc0(sizeof(int) * attr->ncomp);
 	int			n = 0;
 
