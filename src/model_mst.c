@@ -791,10 +791,17 @@ pair_index(int d, int a, int b)
 	return a * d - a * (a + 1) / 2 + (b - a - 1);
 }
 
-static int
-cmp_label(const void *a, const void *b)
+/* A label and its cell, sorted by label for lookups. */
+typedef struct LabelCell
 {
-	return strcmp(*(char *const *) a, *(char *const *) b);
+	char	   *label;
+	int			cell;
+} LabelCell;
+
+static int
+cmp_label_cell(const void *a, const void *b)
+{
+	return strcmp(((const LabelCell *) a)->label, ((const LabelCell *) b)->label);
 }
 
 /* Per categorical attribute: its labels sorted, with their cells, for lookups. */
@@ -940,19 +947,25 @@ count_marginals(SynthMst *mst, Relation rel, SynthModel *model, SynthColumn *col
 		{
 			bool		varlena;
 
+			LabelCell  *pairs = palloc(sizeof(LabelCell) * attr->nvalues);
+
 			index[a].n = attr->nvalues;
 			index[a].sorted = palloc(sizeof(char *) * attr->nvalues);
 			index[a].cell = palloc(sizeof(int) * attr->nvalues);
 			index[a].trim = col->basetypid == BPCHAROID;
 			getTypeOutputInfo(col->typid, &index[a].typoutput, &varlena);
 			for (int i = 0; i < attr->nvalues; i++)
-				index[a].sorted[i] = index[a].trim ? rtrim_copy(attr->labels[i]) : attr->labels[i];
-			qsort(index[a].sorted, attr->nvalues, sizeof(char *), cmp_label);
+			{
+				pairs[i].label = index[a].trim ? rtrim_copy(attr->labels[i]) : attr->labels[i];
+				pairs[i].cell = attr->first_value + i;
+			}
+			qsort(pairs, attr->nvalues, sizeof(LabelCell), cmp_label_cell);
 			for (int i = 0; i < attr->nvalues; i++)
-				for (int j = 0; j < attr->nvalues; j++)
-					if (strcmp(index[a].sorted[i], index[a].trim ? rtrim_copy(attr->labels[j]) :
-							   attr->labels[j]) == 0)
-						index[a].cell[i] = attr->first_value + j;
+			{
+				index[a].sorted[i] = pairs[i].label;
+				index[a].cell[i] = pairs[i].cell;
+			}
+			pfree(pairs);
 		}
 	}
 	if (ncols == 0)
