@@ -1875,15 +1875,23 @@ synth_mst_train(Relation rel, SynthModel *model, SynthColumn *cols, int ncols, c
 	rho_1 = d == 1 ? rho : d == 2 ? rho / 2 : rho / 3;
 	for (int a = 0; a < d; a++)
 		nfine_hist += mst->attrs[a].continuous ? 1 : 0;
-	synth_noise_rational_up((d + nfine_hist) / (2 * rho_1), &sn1, &sd1);
+	sigma2_1 = (d + nfine_hist) / (2 * rho_1);
+	if (d >= 2)
+		sigma2_2 = (d - 1) / (2 * (d == 2 ? rho / 2 : rho / 3));
+	if (sigma2_1 > SYNTH_NOISE_MAX_SIGMA2 || sigma2_2 > SYNTH_NOISE_MAX_SIGMA2)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("epsilon %g is too small for mst over %d columns", epsilon, d),
+				 errdetail("The noise would exceed the range of synth's samplers (a standard deviation of 2^24)."),
+				 errhint("Use a larger epsilon or fewer columns.")));
+	/* as rationals, rounded up; a very large epsilon gets the samplers' least noise */
+	synth_noise_rational_up(Max(sigma2_1, SYNTH_NOISE_MIN_SIGMA2), &sn1, &sd1);
 	sigma2_1 = (double) sn1 / sd1;
 	rho_1 = d * synth_gaussian_rho(1.0, sigma2_1);
 	rho_fine = nfine_hist * synth_gaussian_rho(1.0, sigma2_1);
 	if (d >= 2)
 	{
-		double		r2 = d == 2 ? rho / 2 : rho / 3;
-
-		synth_noise_rational_up((d - 1) / (2 * r2), &sn2, &sd2);
+		synth_noise_rational_up(Max(sigma2_2, SYNTH_NOISE_MIN_SIGMA2), &sn2, &sd2);
 		sigma2_2 = (double) sn2 / sd2;
 		rho_2 = (d - 1) * synth_gaussian_rho(1.0, sigma2_2);
 	}
@@ -1894,11 +1902,6 @@ synth_mst_train(Relation rel, SynthModel *model, SynthColumn *cols, int ncols, c
 		rho_sel = (d - 1) * synth_exponential_rho(eps_em);
 	}
 	rho_total = rho_1 + rho_fine + rho_sel + rho_2;
-	if (sigma2_1 > SYNTH_NOISE_MAX_SIGMA2 || sigma2_2 > SYNTH_NOISE_MAX_SIGMA2)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("epsilon %g is too small for mst over %d columns", epsilon, d),
-				 errhint("Use a larger epsilon or fewer columns.")));
 
 	/* read: every row (but a holdout's), counted into the marginals */
 	if (holdout_fraction > 0)
