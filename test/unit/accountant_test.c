@@ -9,8 +9,8 @@
  *	  - DP-SGD epsilon with Balle et al.'s conversion minimised over real
  *	    orders by golden-section search (the accountant scans a grid, then
  *	    refines);
- *	  - the noise multiplier that reaches a target epsilon: the smallest, to
- *	    0.1 %, whose epsilon (pinned by the references above) is within it;
+ *	  - the noise multiplier that reaches a target epsilon, by secant
+ *	    iterations on sigma over that epsilon (the accountant bisects);
  *	  - zCDP to (epsilon, delta) (Canonne, Kamath, Steinke 2020, Corollary 13)
  *	    minimised over real orders by golden-section search (the accountant
  *	    bisects on the derivative), and its inverses by root finding.
@@ -108,11 +108,11 @@ static const double zcdp_rho_reference[][3] = {
 	{10.0, 1e-09, 1.0907857043970156},
 };
 
-/* {q, steps, delta, epsilon}: calibrations of the noise multiplier */
-static const double calibration_cases[][4] = {
-	{0.01, 1000, 1e-5, 1.0},
-	{256.0 / 60000, 14040, 1e-5, 3.0},
-	{0.002, 5000, 1e-6, 0.5},
+/* {q, steps, delta, epsilon, sigma}: the noise multiplier whose epsilon is the target */
+static const double calibration_cases[][5] = {
+	{0.01, 1000, 1e-5, 1.0, 1.513057072836527},
+	{256.0 / 60000, 14040, 1e-5, 3.0, 1.0135277095417624},
+	{0.002, 5000, 1e-6, 0.5, 1.5415634336836036},
 };
 
 int
@@ -150,8 +150,8 @@ main(void)
 	}
 
 	/*
-	 * Calibration: the sigma found reaches the target, and 0.1 % less noise
-	 * would not.  (The DP-SGD references above pin the epsilon it inverts.)
+	 * Calibration: the sigma found agrees with the reference, reaches the
+	 * target, and 0.1 % less noise would not.
 	 */
 	for (int i = 0; i < (int) lengthof(calibration_cases); i++)
 	{
@@ -160,6 +160,7 @@ main(void)
 
 		snprintf(what, sizeof(what), "calibrated sigma %g (q %g, %g steps, delta %g, epsilon %g)",
 				 sigma, r[0], r[1], r[2], r[3]);
+		check_close(what, sigma, r[4]);
 		checks++;
 		if (synth_dpsgd_epsilon(r[0], sigma, (int64) r[1], r[2], NULL) > r[3] ||
 			synth_dpsgd_epsilon(r[0], sigma * (1 - TOLERANCE), (int64) r[1], r[2], NULL) <= r[3])
