@@ -155,13 +155,15 @@ COMMENT ON FUNCTION synth_train_tables(regclass[], jsonb) IS
 CREATE FUNCTION synth_materialize(source_schema name,
 								  target_schema name,
 								  scale float8 DEFAULT 1.0,
-								  seed bigint DEFAULT NULL)
+								  seed bigint DEFAULT NULL,
+								  conditions jsonb DEFAULT NULL,
+								  gates jsonb DEFAULT NULL)
 RETURNS TABLE (table_name name, rows bigint)
 AS 'MODULE_PATHNAME', 'synth_materialize'
 LANGUAGE C VOLATILE;
 
-COMMENT ON FUNCTION synth_materialize(name, name, float8, bigint) IS
-	'create target_schema with the source schema''s tables and constraints and fill it with synthetic rows from its latest model set';
+COMMENT ON FUNCTION synth_materialize(name, name, float8, bigint, jsonb, jsonb) IS
+	'create target_schema with the source schema''s tables and constraints and fill it with synthetic rows from its latest model set, optionally per-table conditions and quality gates';
 
 CREATE FUNCTION synth_evaluate_schema("real" name, synthetic name)
 RETURNS TABLE (table_name text, column_name text, metric text, score float8)

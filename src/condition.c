@@ -292,6 +292,7 @@ synth_condition_build(SynthModel *model, Oid relid, TupleDesc desc, const int *a
 	relation_close(rel, NoLock);
 	expr = (Node *) expression_planner((Expr *) expr);
 	cond->predicate = ExecInitExpr((Expr *) expr, NULL);
+	pull_varattnos(expr, 1, &cond->attrs);
 
 	terms = make_ands_implicit((Expr *) expr);
 	foreach(lc, terms)

@@ -136,6 +136,19 @@ typedef struct SynthCopulaCondition
 	int		   *unknown;
 	double	   *a;				/* nu x nk: regression of unknown on known */
 	double	   *l;				/* nu x nu: Cholesky factor of the conditional correlation */
+
+	/*
+	 * Unknown dimensions restricted to sets of scores (drawn by Gibbs given
+	 * the known ones), then the rest given both through rest; nr = 0: none.
+	 */
+	int			nr;
+	int		   *rpos;			/* nr: positions in unknown[] */
+	int		   *rn;				/* nr: intervals of each set */
+	double	   *rzlo;			/* nr x SYNTH_MAX_INTERVALS: the sets in z */
+	double	   *rzhi;
+	double	   *rprec;			/* nr x nr: their precision given the known */
+	double	   *rvar;			/* nr: their variances given the known */
+	struct SynthCopulaCondition *rest;
 } SynthCopulaCondition;
 
 extern void synth_copula_fit(SynthModel *model, SynthColumn *cols, SynthSample *sample,
@@ -146,6 +159,9 @@ extern void synth_copula_sample_given(SynthModel *model, SynthCopulaCondition *c
 									  SynthRng *rng, double *u);
 extern void synth_copula_sample_restricted(SynthModel *model, SynthAllowedSet *const *allowed,
 										   int nrows, SynthRng *rng, double *u);
+extern SynthCopulaCondition *synth_copula_condition_restricted(SynthModel *model,
+																const bool *is_known,
+																SynthAllowedSet *const *allowed);
 
 /* generate.c: sampling batches of rows into per-encoder Datums */
 typedef struct SynthGenerator
@@ -178,6 +194,7 @@ typedef struct SynthCondition
 	struct ExprContext *econtext;
 	struct TupleTableSlot *slot;
 	SynthAllowedSet **allowed;	/* per copula dimension, NULL: free */
+	struct Bitmapset *attrs;	/* the columns it reads (pull_varattnos offsets) */
 	Datum	   *scratch_values;
 	bool	   *scratch_nulls;
 } SynthCondition;

@@ -620,6 +620,9 @@ synth_copula_condition(SynthModel *model, const bool *is_known)
 	return cond;
 }
 
+static void sample_given_restricted(SynthModel *model, SynthCopulaCondition *cond, int nrows,
+									SynthRng *rng, double *u);
+
 /*
  * Fill the unknown dimensions of nrows rows of uniform scores u (nrows x dim,
  * row-major) given the known dimensions, which the caller has filled.
@@ -629,8 +632,16 @@ synth_copula_sample_given(SynthModel *model, SynthCopulaCondition *cond, int nro
 						  SynthRng *rng, double *u)
 {
 	int			d = model->dim;
-	double	   *zk = palloc(sizeof(double) * Max(cond->nk, 1));
-	double	   *e = palloc(sizeof(double) * Max(cond->nu, 1));
+	double	   *zk;
+	double	   *e;
+
+	if (cond->nr > 0)
+	{
+		sample_given_restricted(model, cond, nrows, rng, u);
+		return;
+	}
+	zk = palloc(sizeof(double) * Max(cond->nk, 1));
+	e = palloc(sizeof(double) * Max(cond->nu, 1));
 
 	for (int r = 0; r < nrows; r++)
 	{
@@ -840,4 +851,151 @@ synth_copula_sample_restricted(SynthModel *model, SynthAllowedSet *const *allowe
 	pfree(z);
 	pfree(cdims);
 	pfree(known);
+}
+
+/*
+ * Prepare sampling given the dimensions marked known (filled per row by the
+ * caller) with, in addition, each other dimension j with allowed[j] != NULL
+ * restricted to that set of scores.  Given the known z_K, the unknown z_U
+ * are N(A z_K, C); the restricted ones z_R among them are drawn from that
+ * Gaussian truncated to their sets (exactly when there is one, by Gibbs
+ * sampling over their truncated conditionals when there are several, as
+ * synth_copula_sample_restricted does without known dimensions), and the
+ * free ones then exactly given z_K and z_R.
+ */
+SynthCopulaCondition *
+synth_copula_condition_restricted(SynthModel *model, const bool *is_known,
+								  SynthAllowedSet *const *allowed)
+{
+	int			d = model->dim;
+	SynthCopulaCondition *cond = synth_copula_condition(model, is_known);
+	bool	   *known2;
+	double	   *crr;
+	double		lambda;
+	int			nr = 0;
+
+	cond->rpos = palloc(sizeof(int) * Max(cond->nu, 1));
+	for (int j = 0; j < cond->nu; j++)
+		if (allowed != NULL && allowed[cond->unknown[j]] != NULL)
+			cond->rpos[nr++] = j;
+	if (nr == 0)
+		return cond;
+
+	/* C_RR = (L L^T)_RR of the conditional factor */
+	crr = palloc(sizeof(double) * nr * nr);
+	cond->rvar = palloc(sizeof(double) * nr);
+	for (int a = 0; a < nr; a++)
+		for (int b = 0; b < nr; b++)
+		{
+			int			ia = cond->rpos[a],
+						ib = cond->rpos[b];
+			double		c = 0.0;
+
+			for (int k = 0; k <= Min(ia, ib); k++)
+				c += cond->l[ia * cond->nu + k] * cond->l[ib * cond->nu + k];
+			crr[a * nr + b] = c;
+		}
+	for (int a = 0; a < nr; a++)
+		cond->rvar[a] = Max(crr[a * nr + a], 1e-12);
+
+	/* its inverse (shrunk towards the diagonal if it must be): the Gibbs conditionals */
+	cond->rprec = palloc0(sizeof(double) * nr * nr);
+	{
+		double	   *f = palloc(sizeof(double) * nr * nr);
+
+		for (lambda = 0.0;; lambda = (lambda == 0.0) ? 1e-9 : lambda * 10.0)
+		{
+			for (int a = 0; a < nr; a++)
+				for (int b = 0; b < nr; b++)
+					f[a * nr + b] = a == b ? cond->rvar[a] : crr[a * nr + b] * (1.0 - lambda);
+			if (cholesky(f, nr) || lambda >= 1.0)
+				break;
+		}
+		for (int b = 0; b < nr; b++)
+		{
+			double	   *col = cond->rprec + b * nr;
+
+			col[b] = 1.0;
+			cholesky_solve(f, nr, col);
+		}
+		pfree(f);
+	}
+
+	/* the sets in z */
+	cond->rn = palloc(sizeof(int) * nr);
+	cond->rzlo = palloc(sizeof(double) * nr * SYNTH_MAX_INTERVALS);
+	cond->rzhi = palloc(sizeof(double) * nr * SYNTH_MAX_INTERVALS);
+	for (int a = 0; a < nr; a++)
+	{
+		SynthAllowedSet *set = allowed[cond->unknown[cond->rpos[a]]];
+
+		cond->rn[a] = Min(set->n, SYNTH_MAX_INTERVALS);
+		for (int i = 0; i < cond->rn[a]; i++)
+		{
+			cond->rzlo[a * SYNTH_MAX_INTERVALS + i] = set->lo[i] <= 0.0 ? -HUGE_VAL : synth_norm_quantile(set->lo[i]);
+			cond->rzhi[a * SYNTH_MAX_INTERVALS + i] = set->hi[i] >= 1.0 ? HUGE_VAL : synth_norm_quantile(set->hi[i]);
+		}
+	}
+
+	/* the free dimensions given the known and the restricted ones */
+	known2 = palloc(sizeof(bool) * Max(d, 1));
+	memcpy(known2, is_known, sizeof(bool) * Max(d, 1));
+	for (int a = 0; a < nr; a++)
+		known2[cond->unknown[cond->rpos[a]]] = true;
+	cond->rest = synth_copula_condition(model, known2);
+	cond->nr = nr;
+	pfree(known2);
+	pfree(crr);
+	return cond;
+}
+
+/* synth_copula_sample_given for a condition with restricted dimensions. */
+static void
+sample_given_restricted(SynthModel *model, SynthCopulaCondition *cond, int nrows,
+						SynthRng *rng, double *u)
+{
+	int			d = model->dim;
+	int			nr = cond->nr;
+	double	   *zk = palloc(sizeof(double) * Max(cond->nk, 1));
+	double	   *m = palloc(sizeof(double) * nr);
+	double	   *z = palloc(sizeof(double) * nr);
+
+	for (int r = 0; r < nrows; r++)
+	{
+		double	   *row = u + (int64) r * d;
+		int			sweeps = nr == 1 ? 0 : SYNTH_GIBBS_SWEEPS;
+
+		for (int k = 0; k < cond->nk; k++)
+			zk[k] = synth_norm_quantile(Min(Max(row[cond->known[k]], COPULA_U_EPS),
+											1.0 - COPULA_U_EPS));
+		/* the restricted ones' mean given the known, a start from their truncated marginals */
+		for (int a = 0; a < nr; a++)
+		{
+			int			j = cond->rpos[a];
+
+			m[a] = 0.0;
+			for (int k = 0; k < cond->nk; k++)
+				m[a] += cond->a[j * cond->nk + k] * zk[k];
+			z[a] = truncated_normal(m[a], sqrt(cond->rvar[a]), cond->rzlo + a * SYNTH_MAX_INTERVALS,
+									cond->rzhi + a * SYNTH_MAX_INTERVALS, cond->rn[a], rng);
+		}
+		for (int s = 0; s < sweeps; s++)
+			for (int a = 0; a < nr; a++)
+			{
+				double		pcc = cond->rprec[a * nr + a];
+				double		mu = m[a];
+
+				for (int b = 0; b < nr; b++)
+					if (b != a)
+						mu -= cond->rprec[a * nr + b] * (z[b] - m[b]) / pcc;
+				z[a] = truncated_normal(mu, 1.0 / sqrt(pcc), cond->rzlo + a * SYNTH_MAX_INTERVALS,
+										cond->rzhi + a * SYNTH_MAX_INTERVALS, cond->rn[a], rng);
+			}
+		for (int a = 0; a < nr; a++)
+			row[cond->unknown[cond->rpos[a]]] = synth_norm_cdf(z[a]);
+	}
+	synth_copula_sample_given(model, cond->rest, nrows, rng, u);
+	pfree(zk);
+	pfree(m);
+	pfree(z);
 }

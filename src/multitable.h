@@ -122,7 +122,22 @@ typedef struct SynthMtMember
 	SynthModel *model;
 } SynthMtMember;
 
-extern int64 *synth_mt_fill(SynthMtPlan *plan, SynthMtMember *members, const char *target,
-							double scale, uint64 seed);
+/* What synth_materialize's conditions ask of one table. */
+typedef struct SynthMtCond
+{
+	char	   *where;			/* a predicate over the table's columns, or NULL */
+	Jsonb	   *rebalance;		/* category shares of one column, or NULL */
+	int64		rows;			/* rows of a table without a context parent, or -1 */
+	SynthCondition *cond;		/* where's restrictions (over the source table's types) */
+	TupleDesc	src_desc;		/* the source table's row type */
+	int		   *att_encoder;	/* source attribute -> view column, or -1 */
+} SynthMtCond;
+
+#define SYNTH_MT_CONDITION_TRIES		10000	/* draws of one row before it is left out */
+#define SYNTH_MT_CONDITION_MIN_TRIES	100000	/* rows drawn before a condition is judged too rare */
+#define SYNTH_MT_CONDITION_MIN_RATE		0.001	/* below this share of rows satisfying it, stop */
+
+extern int64 *synth_mt_fill(SynthMtPlan *plan, SynthMtMember *members, SynthMtCond *conds,
+							const char *target, double scale, uint64 seed);
 
 #endif							/* SYNTH_MULTITABLE_H */

@@ -25,6 +25,12 @@
  * draws is left out, with a NOTICE); a UNIQUE key made of foreign keys is
  * kept by drawing the other parent again.
  *
+ * A table with a condition (synth_materialize's conditions) is sampled from
+ * its copula restricted by the predicate's one-column terms and, when
+ * rebalancing, by each row's category, given the parent's context
+ * (synth_copula_condition_restricted); each row is checked against the whole
+ * predicate over the target table and drawn again when it misses.
+ *
  * Memory: per synthetic row, what later tables need of it (the key values
  * children point at, the children counts and the context values); generated
  * rows themselves live one batch at a time.
@@ -169,13 +175,16 @@ typedef struct FillFk
 typedef struct Pending
 {
 	int64		parent;			/* context parent row, or -1 */
-	int			tries;
+	int			tries;			/* draws that failed a constraint */
+	int			ctries;			/* draws that failed the table's condition */
+	int			stratum;		/* rebalancing: the row's category, else 0 */
 } Pending;
 
 typedef struct Fill
 {
 	SynthMtPlan *plan;
 	SynthMtMember *members;
+	SynthMtCond *conds;			/* per table, or NULL */
 	const char *target;
 	double		scale;
 	uint64		seed;
@@ -1040,6 +1049,127 @@ keep_row(Fill *fill, int t, int64 idx, const Datum *row, const bool *rownull,
 	}
 }
 
+/* Ensure a table whose condition rejects nearly every row ends with an error, not a hang. */
+static void
+CheckConditionRate(FillTable *ft, const char *where, int64 tries, int64 misses)
+{
+	double		rate;
+
+	if (tries < SYNTH_MT_CONDITION_MIN_TRIES)
+		return;
+	rate = (double) (tries - misses) / (double) tries;
+	if (rate >= SYNTH_MT_CONDITION_MIN_RATE)
+		return;
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("the condition \"%s\" of table \"%s\" is too rare for the model", where, ft->pt->name),
+			 errdetail("It held in " INT64_FORMAT " of " INT64_FORMAT " rows sampled (%.2g); below %g synth stops.",
+					   tries - misses, tries, rate, SYNTH_MT_CONDITION_MIN_RATE),
+			 errhint("Loosen the condition, or train on data that has more such rows.")));
+}
+
+/*
+ * The conditioned sampling of table t: for each stratum (one when not
+ * rebalancing) the copula restricted by the table's condition and the
+ * stratum's category, given the context dimensions (known, or NULL);
+ * *left: rows of each stratum.  NULL when the table has no condition.
+ */
+static SynthCopulaCondition **
+prepare_conditioned(Fill *fill, int t, int64 total, const bool *known, int *nstrata, int64 **left,
+					SynthCondition **check)
+{
+	FillTable  *ft = &fill->tables[t];
+	SynthMtCond *mc = fill->conds ? &fill->conds[t] : NULL;
+	SynthModel *model = ft->model;
+	SynthCopulaCondition **sconds;
+	List	   *strata = NIL;
+	bool	   *known0;
+	int		   *none;
+
+	*check = NULL;
+	*nstrata = 1;
+	if (mc == NULL || (mc->where == NULL && mc->rebalance == NULL))
+		return NULL;
+
+	/* the predicate once more over the target table, to check each row as it goes in */
+	if (mc->where)
+	{
+		TupleDesc	desc = CreateTupleDescCopy(RelationGetDescr(ft->rel));
+
+		none = palloc(sizeof(int) * Max(desc->natts, 1));
+		for (int i = 0; i < desc->natts; i++)
+			none[i] = -1;
+		*check = synth_condition_build(model, RelationGetRelid(ft->rel), desc, none, mc->where);
+	}
+	if (mc->rebalance)
+	{
+		strata = synth_rebalance_strata(model, mc->src_desc, mc->att_encoder, mc->rebalance, total);
+		*nstrata = list_length(strata);
+	}
+	known0 = palloc0(sizeof(bool) * Max(model->dim, 1));
+	if (known == NULL)
+		known = known0;
+	sconds = palloc(sizeof(SynthCopulaCondition *) * Max(*nstrata, 1));
+	*left = palloc(sizeof(int64) * Max(*nstrata, 1));
+	for (int i = 0; i < *nstrata; i++)
+	{
+		SynthAllowedSet **allowed = palloc0(sizeof(SynthAllowedSet *) * Max(model->dim, 1));
+
+		for (int j = 0; j < model->dim; j++)
+			if (mc->cond->allowed[j])
+			{
+				allowed[j] = palloc(sizeof(SynthAllowedSet));
+				*allowed[j] = *mc->cond->allowed[j];
+			}
+		(*left)[i] = total;
+		if (strata != NIL)
+		{
+			SynthStratum *stratum = list_nth(strata, i);
+
+			synth_restrict_dim(allowed, stratum->dim, &stratum->set);
+			(*left)[i] = stratum->rows;
+			if (allowed[stratum->dim]->n == 0 && stratum->rows > 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("no row of a rebalanced category of table \"%s\" satisfies its condition \"%s\"",
+								ft->pt->name, mc->where ? mc->where : ""),
+						 errhint("Give that category a share of 0, or loosen the condition.")));
+		}
+		sconds[i] = synth_copula_condition_restricted(model, known, allowed);
+	}
+	return sconds;
+}
+
+/* The stratum of a new row: drawn without replacement from the strata's rows left. */
+static int
+next_stratum(SynthRng *rng, int nstrata, int64 *left)
+{
+	int64		total = 0;
+	int64		x;
+
+	if (left == NULL || nstrata <= 1)
+	{
+		if (left)
+			left[0]--;
+		return 0;
+	}
+	for (int i = 0; i < nstrata; i++)
+		total += left[i];
+	if (total <= 0)
+		return 0;
+	x = (int64) synth_rng_below(rng, (uint64) total);
+	for (int i = 0; i < nstrata; i++)
+	{
+		if (x < left[i])
+		{
+			left[i]--;
+			return i;
+		}
+		x -= left[i];
+	}
+	return 0;
+}
+
 /* Generate and insert every row of table t. */
 static int64
 fill_table(Fill *fill, int t)
@@ -1064,9 +1194,19 @@ fill_table(Fill *fill, int t)
 	Pending    *retry;
 	int			nretry = 0;
 	Pending    *batch;
+	Pending    *sorted = NULL;
 	int64		accepted = 0;
 	int64		attempts = 0;
 	int64		left_out = 0;
+	int64		left_out_cond = 0;
+	SynthMtCond *mc = fill->conds ? &fill->conds[t] : NULL;
+	SynthCopulaCondition **sconds = NULL;
+	SynthCondition *check = NULL;
+	int			nstrata = 1;
+	int64	   *strata_left = NULL;
+	SynthRng	srng;
+	int64		ctries = 0;		/* rows checked against the condition */
+	int64		cmisses = 0;	/* ... that failed it */
 	Datum	   *row = palloc(sizeof(Datum) * Max(natts, 1));
 	bool	   *rownull = palloc(sizeof(bool) * Max(natts, 1));
 	int64	   *chosen = palloc(sizeof(int64) * Max(plan->nfks, 1));
@@ -1083,6 +1223,8 @@ fill_table(Fill *fill, int t)
 			total += ccounts[i];
 		free_left = orphans;
 	}
+	else if (mc != NULL && mc->rows >= 0)
+		free_left = mc->rows;
 	else
 		free_left = (int64) rint(fill->scale * (double) member->rows);
 	total += free_left;
@@ -1111,8 +1253,13 @@ fill_table(Fill *fill, int t)
 		if (nctx > 0)
 			synth_generator_condition(gen, known);
 	}
+	sconds = prepare_conditioned(fill, t, total, nctx > 0 ? known : NULL, &nstrata, &strata_left,
+								 &check);
+	synth_rng_seed(&srng, mix_seed(fill->seed, 5000 + t));
 	retry = palloc(sizeof(Pending) * FILL_BATCH);
 	batch = palloc(sizeof(Pending) * FILL_BATCH);
+	if (nstrata > 1)
+		sorted = palloc(sizeof(Pending) * FILL_BATCH);
 
 	while (accepted < total)
 	{
@@ -1136,7 +1283,8 @@ fill_table(Fill *fill, int t)
 			if (cursor_left > 0)
 			{
 				batch[nb].parent = cursor - 1;
-				batch[nb++].tries = 0;
+				batch[nb].tries = batch[nb].ctries = 0;
+				batch[nb++].stratum = next_stratum(&srng, nstrata, strata_left);
 				cursor_left--;
 				continue;
 			}
@@ -1145,91 +1293,141 @@ fill_table(Fill *fill, int t)
 			if (free_left == 0)
 				break;
 			batch[nb].parent = -1;
-			batch[nb++].tries = 0;
+			batch[nb].tries = batch[nb].ctries = 0;
+			batch[nb++].stratum = next_stratum(&srng, nstrata, strata_left);
 			free_left--;
 		}
 		if (nb == 0)
 			break;
 
-		if (nctx > 0)
-			for (int r = 0; r < nb; r++)
-				condition_row(fill, ft, cc, nctx, batch[r].parent,
-							  gen->u + (int64) r * ft->model->dim, &gen->rng);
-		synth_generator_fill(gen, nb);
-		MemoryContextReset(rowcxt);
-
-		for (int r = 0; r < nb; r++)
+		/* rebalancing: the rows of one stratum after another */
+		if (nstrata > 1)
 		{
-			const Datum *values = gen->values + (int64) r * ft->model->natts;
-			const bool *nulls = gen->nulls + (int64) r * ft->model->natts;
-			UniqueFks  *ufailed = NULL;
-			int			cfailed = -1;
-			MemoryContext oldcxt;
+			int			k = 0;
 
-			attempts++;
-			batch[r].tries++;
-			oldcxt = MemoryContextSwitchTo(rowcxt);
-			memset(rownull, true, sizeof(bool) * natts);
-			if (choose_parents(fill, t, batch[r].parent, values, nulls, chosen, &ufailed))
+			for (int s = 0; s < nstrata; s++)
+				for (int r = 0; r < nb; r++)
+					if (batch[r].stratum == s)
+						sorted[k++] = batch[r];
+			memcpy(batch, sorted, sizeof(Pending) * nb);
+		}
+		for (int g0 = 0, g1 = 0; g0 < nb; g0 = g1)
+		{
+			Pending    *grp = batch + g0;
+			int			ng;
+
+			inserted = 0;
+			while (g1 < nb && batch[g1].stratum == batch[g0].stratum)
+				g1++;
+			ng = g1 - g0;
+			if (sconds)
+				gen->cond = sconds[grp[0].stratum];
+			if (nctx > 0)
+				for (int r = 0; r < ng; r++)
+					condition_row(fill, ft, cc, nctx, grp[r].parent,
+								  gen->u + (int64) r * ft->model->dim, &gen->rng);
+			synth_generator_fill(gen, ng);
+			MemoryContextReset(rowcxt);
+
+			for (int r = 0; r < ng; r++)
 			{
+				const Datum *values = gen->values + (int64) r * ft->model->natts;
+				const bool *nulls = gen->nulls + (int64) r * ft->model->natts;
+				UniqueFks  *ufailed = NULL;
+				int			cfailed = -1;
+				bool		missed = false;
+				MemoryContext oldcxt;
+
+				attempts++;
+				oldcxt = MemoryContextSwitchTo(rowcxt);
+				memset(rownull, true, sizeof(bool) * natts);
+				if (choose_parents(fill, t, grp[r].parent, values, nulls, chosen, &ufailed))
+				{
+					for (int i = 0; i < ft->ninsert; i++)
+					{
+						InsertCol  *ic = &ft->icols[i];
+						int			a = ic->attnum - 1;
+
+						if (ic->viewcol >= 0)
+						{
+							rownull[a] = nulls[ic->viewcol];
+							row[a] = values[ic->viewcol];
+							if (!rownull[a] && ic->convert)
+								row[a] = OidInputFunctionCall(ic->typinput,
+															  OidOutputFunctionCall(ic->src_output, row[a]),
+															  ic->typioparam,
+															  TupleDescAttr(desc, a)->atttypmod);
+						}
+						else if (chosen[ic->fk] >= 0)
+							row[a] = fk_value(fill, ic->fk, ic->keypos, chosen[ic->fk], &rownull[a]);
+					}
+					if (check != NULL)
+					{
+						ctries++;
+						missed = !synth_condition_check(check, row, rownull);
+						cmisses += missed;
+					}
+					if (!missed)
+						cfailed = failed_check(ft, row, rownull);
+				}
+				MemoryContextSwitchTo(oldcxt);
+
+				if (missed)
+				{
+					if (++grp[r].ctries < SYNTH_MT_CONDITION_TRIES)
+						retry[nretry++] = grp[r];
+					else
+					{
+						/* a parent among whose children the condition (nearly) never holds */
+						total--;
+						left_out_cond++;
+					}
+					continue;
+				}
+				if (ufailed != NULL || cfailed >= 0)
+				{
+					if (++grp[r].tries < SYNTH_MT_CHECK_TRIES)
+						retry[nretry++] = grp[r];
+					else
+					{
+						/* one row whose parent admits no valid child: leave it out */
+						total--;
+						left_out++;
+					}
+					continue;
+				}
+
+				remember_uniques(ft, chosen);
+				oldcxt = MemoryContextSwitchTo(rowcxt);
 				for (int i = 0; i < ft->ninsert; i++)
 				{
 					InsertCol  *ic = &ft->icols[i];
-					int			a = ic->attnum - 1;
 
-					if (ic->viewcol >= 0)
-					{
-						rownull[a] = nulls[ic->viewcol];
-						row[a] = values[ic->viewcol];
-						if (!rownull[a] && ic->convert)
-							row[a] = OidInputFunctionCall(ic->typinput,
-														  OidOutputFunctionCall(ic->src_output, row[a]),
-														  ic->typioparam,
-														  TupleDescAttr(desc, a)->atttypmod);
-					}
-					else if (chosen[ic->fk] >= 0)
-						row[a] = fk_value(fill, ic->fk, ic->keypos, chosen[ic->fk], &rownull[a]);
+					param_add(&ic->param, row[ic->attnum - 1], rownull[ic->attnum - 1]);
 				}
-				cfailed = failed_check(ft, row, rownull);
+				MemoryContextSwitchTo(oldcxt);
+				keep_row(fill, t, accepted, row, rownull, values, nulls);
+				accepted++;
+				inserted++;
 			}
-			MemoryContextSwitchTo(oldcxt);
-
-			if (ufailed != NULL || cfailed >= 0)
+			/* the group's arrays go with the rows' memory */
 			{
-				if (batch[r].tries < SYNTH_MT_CHECK_TRIES)
-					retry[nretry++] = batch[r];
-				else
-				{
-					/* one row whose parent admits no valid child: leave it out */
-					total--;
-					left_out++;
-				}
-				continue;
+				MemoryContext oldcxt = MemoryContextSwitchTo(rowcxt);
+
+				flush_insert(ft, inserted);
+				MemoryContextSwitchTo(oldcxt);
 			}
-
-			remember_uniques(ft, chosen);
-			oldcxt = MemoryContextSwitchTo(rowcxt);
-			for (int i = 0; i < ft->ninsert; i++)
-			{
-				InsertCol  *ic = &ft->icols[i];
-
-				param_add(&ic->param, row[ic->attnum - 1], rownull[ic->attnum - 1]);
-			}
-			MemoryContextSwitchTo(oldcxt);
-			keep_row(fill, t, accepted, row, rownull, values, nulls);
-			accepted++;
-			inserted++;
 		}
-		/* the batch's arrays go with the rows' memory */
-		{
-			MemoryContext oldcxt = MemoryContextSwitchTo(rowcxt);
-
-			flush_insert(ft, inserted);
-			MemoryContextSwitchTo(oldcxt);
-		}
-		CheckAcceptance(ft, attempts, accepted);
+		if (check != NULL)
+			CheckConditionRate(ft, mc->where, ctries, cmisses);
+		CheckAcceptance(ft, attempts - cmisses, accepted);
 	}
 	MemoryContextDelete(rowcxt);
+	if (left_out_cond > 0)
+		ereport(NOTICE,
+				(errmsg("synth_materialize left out " INT64_FORMAT " rows of table \"%s\" that did not satisfy its condition after %d draws each",
+						left_out_cond, pt->name, SYNTH_MT_CONDITION_TRIES),
+				 errhint("Among the children of some parent rows the condition (nearly) never holds.")));
 	if (left_out > 0)
 		ereport(NOTICE,
 				(errmsg("synth_materialize left out " INT64_FORMAT " rows of table \"%s\" that still failed constraint \"%s\" after %d draws each",
@@ -1366,8 +1564,8 @@ fill_deferred(Fill *fill, int f)
  * the rows inserted per table, in plan order.
  */
 int64 *
-synth_mt_fill(SynthMtPlan *plan, SynthMtMember *members, const char *target,
-			  double scale, uint64 seed)
+synth_mt_fill(SynthMtPlan *plan, SynthMtMember *members, SynthMtCond *conds,
+			  const char *target, double scale, uint64 seed)
 {
 	int64	   *rows = palloc0(sizeof(int64) * Max(plan->ntables, 1));
 	Fill		fill;
@@ -1375,6 +1573,7 @@ synth_mt_fill(SynthMtPlan *plan, SynthMtMember *members, const char *target,
 	memset(&fill, 0, sizeof(fill));
 	fill.plan = plan;
 	fill.members = members;
+	fill.conds = conds;
 	fill.target = target;
 	fill.scale = scale;
 	fill.seed = seed;

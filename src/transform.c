@@ -692,11 +692,40 @@ synth_encoder_continuous_interval(const SynthEncoder *enc, double x, double *lo,
 			*lo = *hi;
 		return;
 	}
-	while (first < k && enc->knots[first] < x)
-		first++;
+	/* knots[0] < x < knots[k - 1]: first, the first knot >= x (binary search) */
+	{
+		int			a = 1,
+					b = k - 1;
+
+		while (a < b)
+		{
+			int			mid = a + (b - a) / 2;
+
+			if (enc->knots[mid] < x)
+				a = mid + 1;
+			else
+				b = mid;
+		}
+		first = a;
+	}
+	/* last, the last knot <= x when knots[first] == x, else first */
 	last = first;
-	while (last + 1 < k && enc->knots[last + 1] <= x)
-		last++;
+	if (enc->knots[first] == x)
+	{
+		int			a = first,
+					b = k - 1;
+
+		while (a < b)
+		{
+			int			mid = a + (b - a + 1) / 2;
+
+			if (enc->knots[mid] <= x)
+				a = mid;
+			else
+				b = mid - 1;
+		}
+		last = a;
+	}
 	if (enc->knots[first] == x)
 	{
 		/* knots first..last equal x: the whole flat stretch */
