@@ -122,6 +122,38 @@ SELECT * FROM synth_materialize('crm', 'crm_bad', conditions => '["customers"]')
 SELECT * FROM synth_materialize('crm', 'crm_bad', conditions => '{"customers": {"where": "age + length(segment) > 500"}}');
 SELECT count(*) AS left_behind FROM pg_namespace WHERE nspname = 'crm_bad';
 
+--
+-- gates: each table's synthetic rows against its real ones (those its
+-- conditions select) by synth_report, the schema by synth_evaluate_schema;
+-- a failure publishes nothing
+--
+SELECT table_name, rows > 0 AS filled
+FROM synth_materialize('crm', 'crm_gated', seed => 7,
+					   gates => '{"detection_auc_max": 0.75, "quality_score_min": 0.8, "cardinality_shape_min": 0.8}')
+ORDER BY 1;
+-- the churned copy is measured against the real churned customers and their orders
+SELECT table_name, rows > 0 AS filled
+FROM synth_materialize('crm', 'crm_gated_churned', seed => 7, conditions => '{"customers": {"where": "churned"}}',
+					   gates => '{"detection_auc_max": 0.75, "quality_score_min": 0.8}')
+ORDER BY 1;
+-- (against every real customer, the churned ones would not pass)
+CREATE TEMP VIEW real_customers AS SELECT age, segment, churned FROM crm.customers;
+CREATE TEMP VIEW churned_customers AS SELECT age, segment, churned FROM crm_gated_churned.customers;
+SELECT (synth_report('real_customers', 'churned_customers')->'checks'->0->>'value')::float8 < 0.8 AS fails_against_all;
+SELECT * FROM synth_materialize('crm', 'crm_refused', seed => 7, gates => '{"quality_score_min": 0.99}');
+SELECT * FROM synth_materialize('crm', 'crm_refused', seed => 7, gates => '{"exact_copy_rate_max": 0.5}');
+SELECT * FROM synth_materialize('crm', 'crm_refused', seed => 7, gates => '{"cardinality_shape_min": 0.999}');
+SET synth.gates = '{"quality_score_min": 0.99}';
+SELECT * FROM synth_materialize('crm', 'crm_refused', seed => 7);
+-- the argument wins over the setting
+SELECT count(*) AS tables FROM synth_materialize('crm', 'crm_gated2', seed => 7, gates => '{"quality_score_min": 0.5}');
+RESET synth.gates;
+SELECT * FROM synth_materialize('crm', 'crm_refused', gates => '{"detection_auc_mx": 0.75}');
+SELECT * FROM synth_materialize('crm', 'crm_refused', gates => '{"tstr_ratio_min": 0.9}');
+SELECT * FROM synth_materialize('crm', 'crm_refused', gates => '{"cardinality_shape_min": "high"}');
+SELECT count(*) AS left_behind FROM pg_namespace WHERE nspname = 'crm_refused';
+
 SET client_min_messages = warning;
+DROP SCHEMA crm_gated, crm_gated_churned, crm_gated2 CASCADE;
 DROP SCHEMA crm, crm_plain, crm_churned, crm_edge, crm_mixed, crm_balanced, crm_mix2 CASCADE;
 DROP EXTENSION synth CASCADE;

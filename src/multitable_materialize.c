@@ -19,6 +19,7 @@
  *-------------------------------------------------------------------------
  */
 #include "multitable.h"
+#include "quality.h"
 
 #include <math.h>
 
@@ -345,6 +346,317 @@ parse_conditions(SynthMtPlan *plan, SynthMtMember *members, Jsonb *conditions)
 	return conds;
 }
 
+/* ---- gates ---- */
+
+/* Figures of synth_evaluate_schema's overall lines that gates may name. */
+static const char *const schema_figures[] = {"cardinality_shape", "parent_child_trends", "multi_table_score"};
+
+#define N_SCHEMA_FIGURES lengthof(schema_figures)
+
+/*
+ * Figures of the report that need a target column or holdout rows, which a
+ * materialized table has not: a gate on one could never pass.
+ */
+static const char *const unmeasured_figures[] = {
+	"tstr", "trtr", "tstr_ratio", "dcr_holdout", "dcr_ratio", "dcr_closer_to_training",
+	"holdout_copy_rate", "mia_auc", "mia_advantage", "singling_out_baseline", "singling_out_risk"
+};
+
+typedef struct MtGates
+{
+	Jsonb	   *table_gates;	/* the report's figures, checked per table, or NULL */
+	double		min[N_SCHEMA_FIGURES];	/* the schema's figures; NaN: none */
+	double		max[N_SCHEMA_FIGURES];
+	const char *source;			/* "the gates" or "synth.gates" */
+} MtGates;
+
+static void
+gates_error_context(void *arg)
+{
+	errcontext("gates of synth_materialize, which takes those of synth_report and cardinality_shape, parent_child_trends and multi_table_score (synth_evaluate_schema's), each with _min or _max");
+}
+
+/*
+ * Split gates into the schema's figures and the report's (checked here, so
+ * that a misspelt gate is refused before anything is created).
+ */
+static MtGates *
+parse_mt_gates(Jsonb *gates, const char *source)
+{
+	MtGates    *g = palloc0(sizeof(MtGates));
+	JsonbParseState *state = NULL;
+	JsonbIterator *it;
+	JsonbValue	v;
+	JsonbValue *res;
+	JsonbIteratorToken tok;
+	char	   *key = NULL;
+	JsonbValue	keyval;
+	ErrorContextCallback errcallback;
+
+	g->source = source;
+	for (int i = 0; i < N_SCHEMA_FIGURES; i++)
+		g->min[i] = g->max[i] = NAN;
+	if (!JB_ROOT_IS_OBJECT(gates))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("gates must be a jsonb object"),
+				 errhint("Pass e.g. '{\"detection_auc_max\": 0.75, \"cardinality_shape_min\": 0.8}'.")));
+
+	(void) pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
+	it = JsonbIteratorInit(&gates->root);
+	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+	{
+		bool		schema_figure = false;
+
+		if (tok == WJB_KEY)
+		{
+			key = pnstrdup(v.val.string.val, v.val.string.len);
+			keyval = v;
+			continue;
+		}
+		if (tok != WJB_VALUE)
+			continue;
+		for (int i = 0; i < N_SCHEMA_FIGURES; i++)
+		{
+			size_t		len = strlen(schema_figures[i]);
+			bool		is_max;
+
+			if (strncmp(key, schema_figures[i], len) != 0 ||
+				(strcmp(key + len, "_min") != 0 && strcmp(key + len, "_max") != 0))
+				continue;
+			schema_figure = true;
+			is_max = strcmp(key + len, "_max") == 0;
+			if (v.type == jbvNull)
+				continue;
+			if (v.type != jbvNumeric)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("gate \"%s\" must be a number", key)));
+			(is_max ? g->max : g->min)[i] =
+				DatumGetFloat8(DirectFunctionCall1(numeric_float8, NumericGetDatum(v.val.numeric)));
+		}
+		if (schema_figure)
+			continue;
+		for (int i = 0; i < lengthof(unmeasured_figures); i++)
+		{
+			size_t		len = strlen(unmeasured_figures[i]);
+
+			if (v.type != jbvNull && strncmp(key, unmeasured_figures[i], len) == 0 &&
+				(strcmp(key + len, "_min") == 0 || strcmp(key + len, "_max") == 0))
+				ereport(ERROR,
+						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+						 errmsg("synth_materialize cannot check gate \"%s\" of %s", key, source),
+						 errdetail("It measures each table with synth_report without a target column or holdout rows, so the report has no %s.",
+								   unmeasured_figures[i]),
+						 errhint("Leave the gate out here (or null it), and check the table itself: SELECT synth_check_gates(synth_report('schema.table', 'target.table', target => 'column'), '{\"%s\": ...}').",
+								 key)));
+		}
+		(void) pushJsonbValue(&state, WJB_KEY, &keyval);
+		(void) pushJsonbValue(&state, WJB_VALUE, &v);
+	}
+	res = pushJsonbValue(&state, WJB_END_OBJECT, NULL);
+	g->table_gates = JsonbValueToJsonb(res);
+	errcallback.callback = gates_error_context;
+	errcallback.arg = NULL;
+	errcallback.previous = error_context_stack;
+	error_context_stack = &errcallback;
+	synth_gates_validate(g->table_gates);
+	error_context_stack = errcallback.previous;
+	if (synth_gates_empty(g->table_gates))
+		g->table_gates = NULL;
+	return g;
+}
+
+/*
+ * The real rows a conditioned table's synthetic rows are measured against:
+ * those that satisfy its predicate and whose context parent is among the
+ * real rows its parent's are measured against (a child of only churned
+ * customers against the real orders of churned customers).  NULL: every row.
+ */
+static char *
+real_rows_sql(SynthMtPlan *plan, SynthMtCond *conds, int t)
+{
+	SynthMtTable *pt = &plan->tables[t];
+	char	   *parent_sql = NULL;
+	StringInfoData sql;
+
+	if (pt->context >= 0)
+		parent_sql = real_rows_sql(plan, conds, plan->fks[pt->context].parent);
+	if (parent_sql == NULL && (conds == NULL || conds[t].where == NULL))
+		return NULL;
+
+	initStringInfo(&sql);
+	appendStringInfo(&sql, "SELECT * FROM %s WHERE true",
+					 quote_qualified_identifier(plan->schema, pt->name));
+	if (conds != NULL && conds[t].where != NULL)
+		appendStringInfo(&sql, " AND (%s\n)", conds[t].where);
+	if (parent_sql != NULL)
+	{
+		SynthMtFk  *fk = &plan->fks[pt->context];
+		SynthMtTable *parent = &plan->tables[fk->parent];
+
+		appendStringInfoString(&sql, " AND ((");
+		for (int k = 0; k < fk->nkeys; k++)
+			appendStringInfo(&sql, "%s%s", k > 0 ? ", " : "",
+							 quote_identifier(get_attname(pt->relid, fk->child_att[k], false)));
+		appendStringInfoString(&sql, ") IN (SELECT ");
+		for (int k = 0; k < fk->nkeys; k++)
+			appendStringInfo(&sql, "%s%s", k > 0 ? ", " : "",
+							 quote_identifier(get_attname(parent->relid, fk->parent_att[k], false)));
+		appendStringInfo(&sql, " FROM (%s) AS p) OR %s IS NULL)", parent_sql,
+						 quote_identifier(get_attname(pt->relid, fk->child_att[0], false)));
+	}
+	return sql.data;
+}
+
+/* Run a statement as the caller; the first column of its one row, or 0. */
+static Datum
+run_sql(const char *sql, int expected, bool *isnull)
+{
+	int			ret = SPI_execute(sql, false, 0);
+	Datum		d = (Datum) 0;
+
+	*isnull = true;
+	if (ret != expected)
+		elog(ERROR, "synth: \"%s\" failed: %s", sql, SPI_result_code_string(ret));
+	if (ret == SPI_OK_SELECT && SPI_processed == 1)
+		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, isnull);
+	return d;
+}
+
+/*
+ * Ensure the synthetic schema meets the gates before it is published: each
+ * table's synthetic rows against its real rows (those its conditions select),
+ * over the columns its model generates, by synth_report; the schema's
+ * foreign-key figures by synth_evaluate_schema (both in extschema, where
+ * synth_materialize is).  A failure is an error, and
+ * the caller's transaction takes the target schema away with it.
+ */
+static void
+CheckMaterializeGates(SynthMtPlan *plan, SynthMtMember *members, SynthMtCond *conds,
+					  const int64 *rows, const char *target, MtGates *g, Oid extschema)
+{
+	const char *ext = quote_identifier(get_namespace_name(extschema));
+	MemoryContext callercxt = CurrentMemoryContext;
+	bool		schema_gates = false;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "synth: SPI_connect failed");
+	for (int t = 0; t < plan->ntables && g->table_gates != NULL; t++)
+	{
+		SynthMtTable *pt = &plan->tables[t];
+		Oid			tgtid = get_relname_relid(pt->name, get_namespace_oid(target, false));
+		StringInfoData cols;
+		StringInfoData sql;
+		char	   *real_sql;
+		Jsonb	   *report;
+		bool		isnull;
+		int			ncols = 0;
+		MemoryContext oldcxt;
+
+		if (members[t].model == NULL || rows[t] == 0)
+			continue;
+		/* the columns the model generates; a copied type compared as its base type or text */
+		initStringInfo(&cols);
+		for (int c = 0; c < pt->ncols; c++)
+		{
+			char	   *name;
+			Oid			srctype;
+			Oid			tgttype;
+			const char *cast = "";
+
+			if (pt->cols[c].role != SYNTH_MT_OWN || pt->cols[c].key)
+				continue;
+			name = get_attname(pt->relid, pt->cols[c].attnum, false);
+			srctype = get_atttype(pt->relid, pt->cols[c].attnum);
+			tgttype = get_atttype(tgtid, get_attnum(tgtid, name));
+			if (srctype != tgttype)
+				cast = getBaseType(srctype) == getBaseType(tgttype) ?
+					psprintf("::%s", format_type_be(getBaseType(srctype))) : "::text";
+			appendStringInfo(&cols, "%s%s%s AS %s", ncols > 0 ? ", " : "", quote_identifier(name),
+							 cast, quote_identifier(name));
+			ncols++;
+		}
+		if (ncols == 0)
+			continue;
+		real_sql = real_rows_sql(plan, conds, t);
+		initStringInfo(&sql);
+		appendStringInfo(&sql, "CREATE TEMPORARY VIEW synth_gate_real AS SELECT %s FROM %s AS r",
+						 cols.data, real_sql ? psprintf("(%s)", real_sql) :
+						 quote_qualified_identifier(plan->schema, pt->name));
+		run_sql(sql.data, SPI_OK_UTILITY, &isnull);
+		resetStringInfo(&sql);
+		appendStringInfo(&sql, "CREATE TEMPORARY VIEW synth_gate_synthetic AS SELECT %s FROM %s",
+						 cols.data, quote_qualified_identifier(target, pt->name));
+		run_sql(sql.data, SPI_OK_UTILITY, &isnull);
+		resetStringInfo(&sql);
+		appendStringInfo(&sql, "SELECT %s.synth_report('pg_temp.synth_gate_real', 'pg_temp.synth_gate_synthetic')",
+						 ext);
+		report = DatumGetJsonbP(run_sql(sql.data, SPI_OK_SELECT, &isnull));
+		oldcxt = MemoryContextSwitchTo(callercxt);
+		report = DatumGetJsonbPCopy(JsonbPGetDatum(report));
+		MemoryContextSwitchTo(oldcxt);
+		run_sql("DROP VIEW pg_temp.synth_gate_real, pg_temp.synth_gate_synthetic", SPI_OK_UTILITY, &isnull);
+
+		synth_gates_check_report(report, g->table_gates,
+								 psprintf("table \"%s\" of synthetic schema \"%s\"", pt->name, target),
+								 psprintf("Nothing was created. The figures are those of synth_report on the table's synthetic rows against its real ones%s; improve the model set, or relax %s.",
+										  real_sql ? " (those its conditions select)" : "", g->source));
+	}
+
+	for (int i = 0; i < N_SCHEMA_FIGURES; i++)
+		schema_gates |= !isnan(g->min[i]) || !isnan(g->max[i]);
+	if (schema_gates)
+	{
+		Oid			argtypes[2] = {NAMEOID, NAMEOID};
+		Datum		args[2];
+		double		value[N_SCHEMA_FIGURES];
+		char	   *sql = psprintf("SELECT metric, score FROM %s.synth_evaluate_schema($1, $2) "
+								   "WHERE table_name IS NULL", ext);
+
+		args[0] = DirectFunctionCall1(namein, CStringGetDatum(plan->schema));
+		args[1] = DirectFunctionCall1(namein, CStringGetDatum(target));
+		if (SPI_execute_with_args(sql, 2, argtypes, args, NULL, false, 0) != SPI_OK_SELECT)
+			elog(ERROR, "synth: could not evaluate schema \"%s\"", target);
+		for (int i = 0; i < N_SCHEMA_FIGURES; i++)
+			value[i] = NAN;
+		for (uint64 r = 0; r < SPI_processed; r++)
+		{
+			char	   *metric = SPI_getvalue(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1);
+			bool		isnull;
+			Datum		d = SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 2, &isnull);
+
+			for (int i = 0; i < N_SCHEMA_FIGURES; i++)
+				if (metric != NULL && !isnull && strcmp(metric, schema_figures[i]) == 0)
+					value[i] = DatumGetFloat8(d);
+		}
+		for (int i = 0; i < N_SCHEMA_FIGURES; i++)
+			for (int bound = 0; bound < 2; bound++)
+			{
+				double		limit = bound ? g->max[i] : g->min[i];
+
+				if (isnan(limit))
+					continue;
+				if (isnan(value[i]))
+					ereport(ERROR,
+							(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+							 errmsg("synthetic schema \"%s\" fails quality gate %s_%s: synth_evaluate_schema has no %s",
+									target, schema_figures[i], bound ? "max" : "min", schema_figures[i]),
+							 errdetail("The schema has no foreign key the figure is measured on."),
+							 errhint("Nothing was created. Remove the gate for this schema.")));
+				if (bound ? value[i] > limit : value[i] < limit)
+					ereport(ERROR,
+							(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+							 errmsg("synthetic schema \"%s\" fails quality gate %s_%s: %s is %.4g, %s %g",
+									target, schema_figures[i], bound ? "max" : "min", schema_figures[i],
+									value[i], bound ? "above" : "below", limit),
+							 errhint("Nothing was created. The figure is synth_evaluate_schema's of the synthetic schema against the real one; improve the model set, or relax %s.",
+									 g->source)));
+			}
+	}
+	SPI_finish();
+}
+
 /* Ensure the caller may read every source table: synthetic rows come from them. */
 static void
 CheckCanMaterialize(SynthMtPlan *plan)
@@ -373,6 +685,7 @@ synth_materialize(PG_FUNCTION_ARGS)
 	SynthMtPlan *plan;
 	SynthMtMember *loaded;
 	SynthMtCond *conds = NULL;
+	MtGates    *gates = NULL;
 	int64	   *rows;
 
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
@@ -423,10 +736,18 @@ synth_materialize(PG_FUNCTION_ARGS)
 	CheckSetMatchesPlan(plan, set_id, members, nmembers, loaded);
 	if (PG_NARGS() > 4 && !PG_ARGISNULL(4))
 		conds = parse_conditions(plan, loaded, PG_GETARG_JSONB_P(4));
+	if (PG_NARGS() > 5 && !PG_ARGISNULL(5))
+		gates = parse_mt_gates(PG_GETARG_JSONB_P(5), "the gates");
+	else if (synth_gates != NULL && synth_gates[0] != '\0')
+		gates = parse_mt_gates(DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(synth_gates))),
+							   "synth.gates");
 
 	synth_mt_create_schema(plan, target);
 	rows = synth_mt_fill(plan, loaded, conds, target, scale, seed);
 	synth_mt_reset_sequences(plan, target);
+	if (gates != NULL)
+		CheckMaterializeGates(plan, loaded, conds, rows, target, gates,
+							  get_func_namespace(fcinfo->flinfo->fn_oid));
 
 	InitMaterializedSRF(fcinfo, 0);
 	for (int t = 0; t < plan->ntables; t++)

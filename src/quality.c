@@ -2602,6 +2602,50 @@ synth_gates_enforce(int64 model_id)
 	check_gates(model_id, &gates, "synth.gates");
 }
 
+/* Ensure gates (a jsonb object) name figures of the report, with numbers. */
+void
+synth_gates_validate(Jsonb *gates)
+{
+	Gates		parsed;
+
+	gates_clear(&parsed);
+	parse_gates(&gates->root, &parsed);
+}
+
+/* Do the gates (valid ones) set no threshold at all? */
+bool
+synth_gates_empty(Jsonb *gates)
+{
+	Gates		parsed;
+
+	gates_clear(&parsed);
+	parse_gates(&gates->root, &parsed);
+	for (int f = 0; f < QF_COUNT; f++)
+		if (has_threshold(&parsed, f))
+			return false;
+	return true;
+}
+
+/*
+ * Refuse unless the figures of a report just made meet the gates: subject
+ * names what is refused, hint what to do (synth_materialize's check of each
+ * table it fills).
+ */
+void
+synth_gates_check_report(Jsonb *report, Jsonb *gates, const char *subject, const char *hint)
+{
+	Gates		parsed;
+	double		value[QF_COUNT];
+
+	gates_clear(&parsed);
+	parse_gates(&gates->root, &parsed);
+	read_figures("SELECT c->>'metric', (c->>'value')::float8 "
+				 "FROM jsonb_array_elements(CASE jsonb_typeof($1->'checks') "
+				 "WHEN 'array' THEN $1->'checks' ELSE '[]' END) c",
+				 JSONBOID, JsonbPGetDatum(report), value);
+	gates_verdict(subject, "the report", value, &parsed, hint);
+}
+
 /* ---- synth.gates ---- */
 
 /* What the check hook's JSON walk found. */

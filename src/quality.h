@@ -94,6 +94,10 @@ extern bool synth_quality_near_unique(SynthColumn *col);
 extern char *synth_gates;
 extern void SynthQualityInit(void);
 extern void synth_gates_enforce(int64 model_id);
+extern void synth_gates_validate(Jsonb *gates);
+extern bool synth_gates_empty(Jsonb *gates);
+extern void synth_gates_check_report(Jsonb *report, Jsonb *gates, const char *subject,
+									 const char *hint);
 
 /* ---- evaluate.c ---- */
 
