@@ -222,6 +222,9 @@ CREATE TABLE synth.checkpoints (
 
 COMMENT ON TABLE synth.checkpoints IS 'model, optimizer, epoch and RNG state of running background trainings';
 
+-- network values do not compress: storing them as they are halves a checkpoint's time
+ALTER TABLE synth.checkpoints ALTER COLUMN state SET STORAGE EXTERNAL;
+
 REVOKE ALL ON synth.job_queue, synth.checkpoints FROM PUBLIC;
 
 CREATE FUNCTION synth_job_progress(OUT job_id bigint, OUT pid integer, OUT phase text,

@@ -179,7 +179,7 @@ synth_ctgan_train(SynthModel *model, SynthNeuralRun *run)
 	perm = palloc(sizeof(int) * B);
 	steps = Max(run->nrows / B, 1);
 
-	for (int epoch = 1; epoch <= run->epochs; epoch++)
+	for (int epoch = synth_neural_resume(model, run) + 1; epoch <= run->epochs; epoch++)
 	{
 		double		gen_loss = 0.0,
 					dis_loss = 0.0;
@@ -239,6 +239,7 @@ synth_ctgan_train(SynthModel *model, SynthNeuralRun *run)
 		nn->last_loss2 = dis_loss / steps;
 		synth_neural_progress(run, "ctgan", epoch, nn->last_loss, "generator loss",
 							  nn->last_loss2, "critic loss");
+		synth_neural_checkpoint(model, run, epoch);
 	}
 }
 

@@ -33,6 +33,7 @@
 #include "synth.h"
 #include "model_neural.h"
 #include "backend.h"
+#include "worker.h"
 
 #include <math.h>
 
@@ -748,7 +749,10 @@ synth_neural_buffer(SynthNeuralRun *run, size_t count)
 	return p;
 }
 
-/* A network's values, and for training its gradients and Adam moments. */
+/*
+ * A network's values, and for training its gradients and Adam moments; a
+ * network being trained is in the run's checkpoints.
+ */
 void
 synth_neural_params_alloc(SynthNeuralRun *run, NnParams *p, bool training)
 {
@@ -756,6 +760,12 @@ synth_neural_params_alloc(SynthNeuralRun *run, NnParams *p, bool training)
 				   training ? synth_neural_buffer(run, p->count) : NULL,
 				   training ? synth_neural_buffer(run, p->count) : NULL,
 				   training ? synth_neural_buffer(run, p->count) : NULL);
+	if (training)
+	{
+		if (run->nparams_tracked == SYNTH_NEURAL_MAX_TRACKED)
+			elog(ERROR, "synth: too many networks in one training run");
+		run->params_tracked[run->nparams_tracked++] = p;
+	}
 }
 
 /* Keep a host copy of the stored network's values. */
@@ -804,6 +814,7 @@ synth_neural_fit(SynthModel *model, SynthColumn *cols, SynthSample *sample,
 	MemoryContext oldcxt;
 	int64		nrows = sample->nrows;
 	int64		max_rows;
+	bool		detached;
 
 	model->neural = nn;
 	nn->method = model->method;
@@ -844,6 +855,13 @@ synth_neural_fit(SynthModel *model, SynthColumn *cols, SynthSample *sample,
 	encode_rows(model, nn, cols, sample, sample_col, nrows, &run->host_rng, run->data);
 	index_slots(nn, run, model->method == SYNTH_METHOD_CTGAN);
 
+	/*
+	 * The rows are in memory: a background job commits its transaction here
+	 * and trains between transactions, so that its checkpoints survive a
+	 * crash; it stores the model in a new one (worker.c).
+	 */
+	detached = run->detached = synth_job_detach();
+
 	if (model->method == SYNTH_METHOD_TVAE)
 		synth_tvae_train(model, run);
 	else
@@ -852,6 +870,8 @@ synth_neural_fit(SynthModel *model, SynthColumn *cols, SynthSample *sample,
 	MemoryContextSwitchTo(oldcxt);
 	synth_neural_download_weights(nn, run->backend);
 	MemoryContextDelete(run->cxt);
+	if (detached)
+		synth_job_attach();
 }
 
 /* ---------------------------------------------------------------- decoding */

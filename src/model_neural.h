@@ -65,6 +65,8 @@ typedef struct SynthNeural
 	double	   *candidates;		/* (sample_batch, dim) uniform scores before conditions */
 } SynthNeural;
 
+#define SYNTH_NEURAL_MAX_TRACKED	8	/* networks, and host arrays, in a checkpoint */
+
 /*
  * A training run: the backend, a memory context that owns every buffer
  * (device buffers are freed when it goes, also on error), the encoded rows
@@ -90,6 +92,19 @@ typedef struct SynthNeuralRun
 	/* ctgan: for each discrete slot, the rows that have it */
 	int64	   *slot_rows_start;	/* cond_width + 1 offsets into slot_rows */
 	int64	   *slot_rows;
+
+	/*
+	 * A background job trains between transactions and checkpoints what is
+	 * tracked here besides the streams and losses (checkpoint.c): every
+	 * network allocated for training, and host arrays the loop keeps.
+	 */
+	bool		detached;
+	uint32		data_crc;		/* of data: a checkpoint is for these rows only */
+	int			nparams_tracked;
+	NnParams   *params_tracked[SYNTH_NEURAL_MAX_TRACKED];
+	int			nhost_tracked;
+	void	   *host_tracked[SYNTH_NEURAL_MAX_TRACKED];
+	size_t		host_tracked_len[SYNTH_NEURAL_MAX_TRACKED];
 } SynthNeuralRun;
 
 /* model_neural.c */
@@ -116,5 +131,15 @@ extern void synth_ctgan_train(SynthModel *model, SynthNeuralRun *run);
 extern void synth_ctgan_prepare(SynthModel *model);
 extern void synth_ctgan_generate(SynthModel *model, int rows, uint64 seed, SynthRng *rng,
 								 double *u);
+
+/*
+ * checkpoint.c: a neural training that runs as a background job resumes from
+ * its job's checkpoint (returns the last epoch done, 0: none) and saves one
+ * after an epoch when synth.checkpoint_interval says so.  Outside a job both
+ * do nothing.
+ */
+extern void synth_neural_track(SynthNeuralRun *run, void *host, size_t len);
+extern int	synth_neural_resume(SynthModel *model, SynthNeuralRun *run);
+extern void synth_neural_checkpoint(SynthModel *model, SynthNeuralRun *run, int epoch);
 
 #endif							/* SYNTH_MODEL_NEURAL_H */

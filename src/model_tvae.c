@@ -78,8 +78,10 @@ synth_tvae_train(SynthModel *model, SynthNeuralRun *run)
 		perm[r] = r;
 	/* on the CPU the batch is gathered straight into the network's input */
 	staging = be->to_device ? palloc(sizeof(SynthReal) * run->batch_size * w) : net->x;
+	/* the row order carries over from epoch to epoch: a checkpoint keeps it */
+	synth_neural_track(run, perm, sizeof(int64) * Max(run->nrows, 1));
 
-	for (int epoch = 1; epoch <= run->epochs; epoch++)
+	for (int epoch = synth_neural_resume(model, run) + 1; epoch <= run->epochs; epoch++)
 	{
 		double		loss = 0.0;
 		int			steps = 0;
@@ -107,6 +109,7 @@ synth_tvae_train(SynthModel *model, SynthNeuralRun *run)
 		}
 		nn->last_loss = loss / Max(steps, 1);
 		synth_neural_progress(run, "tvae", epoch, nn->last_loss, "loss", 0, NULL);
+		synth_neural_checkpoint(model, run, epoch);
 	}
 }
 

@@ -498,7 +498,17 @@ synth_train_relation(Oid relid, const char *method_name, Jsonb *options)
 			synth_encoder_fit(&model->encoders[i], &cols[sample_col[i]], sample,
 							  sample_col[i], opts.rare_k);
 	if (synth_method_is_neural(method))
+	{
+		/*
+		 * A background job trains between transactions (synth_job_detach):
+		 * the relation is opened again, and its privilege checked again,
+		 * in the transaction that stores the model.
+		 */
+		relation_close(rel, NoLock);
 		synth_neural_fit(model, cols, sample, sample_col, &opts.neural, opts.seed);
+		rel = relation_open(relid, AccessShareLock);
+		CheckSource(rel);
+	}
 	else
 		synth_copula_fit(model, cols, sample, sample_col, opts.seed);
 

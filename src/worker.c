@@ -17,11 +17,14 @@
  * LOCKED) and marks the job running in its own transaction, recording the
  * job in its shared-memory slot before that transaction commits: a job is
  * "running with a live worker" exactly when some slot holds it, so a running
- * job that no slot holds was left by a crash and is resumed.  The training,
- * storing the model and marking the job succeeded are one transaction, so a
- * model is stored once or not at all.  On error the transaction is aborted
- * and the job is marked failed (or cancelled) in a new one.  The worker exits
- * when no job is left.
+ * job that no slot holds was left by a crash and is resumed.  Storing the
+ * model, spending privacy budget and marking the job succeeded are one
+ * transaction, so a model is stored once or not at all; a neural training
+ * commits its read first and trains between transactions, checkpointing as
+ * it goes (synth_job_detach, checkpoint.c).  On error the transaction is
+ * aborted and the job is marked failed (or cancelled) in a new one; a worker
+ * terminated by pg_terminate_backend fails its job as it exits.  The worker
+ * exits when no job is left.
  *
  * The training runs as the role that queued the job, never as the worker's
  * superuser session, and with the synth.* settings that role's session had.
@@ -706,6 +709,17 @@ typedef struct SynthJob
 	int			attempts;
 } SynthJob;
 
+/*
+ * The job run_job is training, and the worker's own user and security
+ * context, for a training that commits its transaction and trains between
+ * transactions (synth_job_detach).
+ */
+static SynthJob *TrainingJob = NULL;
+static bool training_may_detach = false;
+static bool training_detached = false;
+static Oid	worker_user = InvalidOid;
+static int	worker_sec = 0;
+
 /* Copy a column of the current SPI row into cxt; NULL stays NULL. */
 static char *
 spi_text(int row, int col, MemoryContext cxt)
@@ -816,9 +830,16 @@ claim_job(SynthJob *job, MemoryContext jobcxt)
 									 attempts));
 				continue;
 			}
-			ereport(LOG,
-					(errmsg("synth job " INT64_FORMAT " was interrupted; resuming it from its start",
-							candidates[i])));
+			if (SPI_execute_with_args("SELECT epoch FROM synth.checkpoints WHERE job_id = $1",
+									  1, argtypes, args, NULL, false, 0) == SPI_OK_SELECT &&
+				SPI_processed == 1)
+				ereport(LOG,
+						(errmsg("synth job " INT64_FORMAT " was interrupted; resuming it from its checkpoint after epoch %d",
+								candidates[i], DatumGetInt32(spi_datum(0, 1, &isnull)))));
+			else
+				ereport(LOG,
+						(errmsg("synth job " INT64_FORMAT " was interrupted; resuming it from its start",
+								candidates[i])));
 		}
 		else if (strcmp(state, "queued") != 0)
 			continue;
@@ -921,6 +942,85 @@ CheckJobTarget(SynthJob *job)
 				 errdetail("The table was dropped after the job was queued."),
 				 errhint("Queue a new job with synth_train_async once the table exists again.")));
 	relation_close(rel, NoLock);
+}
+
+/* Is cxt TopTransactionContext or inside it? */
+static bool
+in_transaction_memory(MemoryContext cxt)
+{
+	for (; cxt != NULL; cxt = cxt->parent)
+		if (cxt == TopTransactionContext)
+			return true;
+	return false;
+}
+
+/*
+ * Commit the job's training transaction in the middle of a training, which
+ * then goes on between transactions (returns true), or, outside a job,
+ * return false and do nothing.
+ *
+ * A method with epochs calls this once its rows are in memory: what it
+ * read stays read (through the snapshot it took), the snapshot is released
+ * (a training of hours no longer holds back vacuum's horizon), and so are
+ * the locks of the read, AccessShareLock of the table among them (DDL on it
+ * no longer waits for the training).  Its checkpoints then commit in
+ * transactions of their own (checkpoint.c) and survive a crash.
+ * synth_job_attach() starts the transaction that stores the model, checks
+ * again that the table exists, and spends privacy budget.  The caller's
+ * memory context must outlive the transaction (run_job trains in one) and
+ * nothing of the transaction may be held: no open relation, no SPI
+ * connection, no snapshot besides run_job's.
+ */
+bool
+synth_job_detach(void)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+
+	if (TrainingJob == NULL || !training_may_detach || GetCurrentTransactionNestLevel() != 1)
+		return false;
+	if (in_transaction_memory(cxt))
+		elog(ERROR, "synth: a training detached from its transaction must not keep its memory there");
+	training_may_detach = false;
+
+	SetUserIdAndSecContext(worker_user, worker_sec);
+	PopActiveSnapshot();
+	if (ActiveSnapshotSet())
+		elog(ERROR, "synth: a training detached from its transaction must not hold a snapshot");
+	CommitTransactionCommand();
+	MemoryContextSwitchTo(cxt);
+	training_detached = true;
+	pgstat_report_activity(STATE_RUNNING,
+						   psprintf("synth job " INT64_FORMAT ": training %s.%s between transactions (attempt %d)",
+									TrainingJob->id, TrainingJob->schema_name,
+									TrainingJob->table_name, TrainingJob->attempts));
+	return true;
+}
+
+/*
+ * After synth_job_detach, start the transaction that stores the model: the
+ * job's settings and target are checked again, and it runs as the job's
+ * role as before.
+ */
+void
+synth_job_attach(void)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+
+	if (!training_detached)
+		return;
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	training_detached = false;
+	pgstat_report_activity(STATE_RUNNING,
+						   psprintf("synth job " INT64_FORMAT ": storing the model of %s.%s (attempt %d)",
+									TrainingJob->id, TrainingJob->schema_name,
+									TrainingJob->table_name, TrainingJob->attempts));
+	apply_job_settings(TrainingJob->settings);
+	CheckJobTarget(TrainingJob);
+	SetUserIdAndSecContext(TrainingJob->role,
+						   worker_sec | SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
+	MemoryContextSwitchTo(cxt);
 }
 
 /* In the training's transaction: mark the job succeeded with its model. */
@@ -1042,37 +1142,52 @@ run_job(SynthJob *job, MemoryContext jobcxt)
 	pgstat_report_activity(STATE_RUNNING,
 						   psprintf("synth job " INT64_FORMAT ": training %s.%s (attempt %d)",
 									job->id, job->schema_name, job->table_name, job->attempts));
+	GetUserIdAndSecContext(&worker_user, &worker_sec);
 	PG_TRY();
 	{
-		Oid			save_user;
-		int			save_sec;
 		Jsonb	   *options;
 		int64		model_id;
 
+		/* in memory that outlives the transaction, should the training detach from it */
+		MemoryContextSwitchTo(jobcxt);
 		apply_job_settings(job->settings);
+		/* a resumed job reads its rows in the same order, as its checkpoint needs */
+		(void) set_config_option("synchronize_seqscans", "off", PGC_USERSET, PGC_S_SESSION,
+								 GUC_ACTION_LOCAL, true, 0, false);
 		CheckJobTarget(job);
 		options = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(job->options)));
 
 		synth_job_progress_phase("reading");
-		GetUserIdAndSecContext(&save_user, &save_sec);
 		SetUserIdAndSecContext(job->role,
-							   save_sec | SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
+							   worker_sec | SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
+		TrainingJob = job;
+		training_may_detach = true;
+		training_detached = false;
 		model_id = synth_train_relation(job->relid, job->method, options);
-		SetUserIdAndSecContext(save_user, save_sec);
+		training_may_detach = false;
+		if (training_detached)
+			elog(ERROR, "synth: the training of job " INT64_FORMAT " did not attach to a transaction again",
+				 job->id);
+		SetUserIdAndSecContext(worker_user, worker_sec);
 
 		finish_job(job, model_id);
 		PopActiveSnapshot();
 		CommitTransactionCommand();
+		TrainingJob = NULL;
 		ereport(LOG,
 				(errmsg("synth job " INT64_FORMAT " succeeded: model " INT64_FORMAT " of %s.%s",
 						job->id, model_id, job->schema_name, job->table_name)));
 	}
 	PG_CATCH();
 	{
+		TrainingJob = NULL;
+		training_may_detach = false;
+		training_detached = false;
 		MemoryContextSwitchTo(jobcxt);
 		edata = CopyErrorData();
 		FlushErrorState();
 		AbortCurrentTransaction();	/* also restores the user and the settings */
+		SetUserIdAndSecContext(worker_user, worker_sec);	/* an error between transactions */
 	}
 	PG_END_TRY();
 
@@ -1085,6 +1200,94 @@ run_job(SynthJob *job, MemoryContext jobcxt)
 	MySlot->cancel_requested = false;
 	LWLockRelease(synth_jobs_lock);
 	pgstat_report_activity(STATE_IDLE, NULL);
+}
+
+/*
+ * The process that sent this worker SIGTERM, when it was not the postmaster
+ * (pg_terminate_backend, or kill from a shell), or 0.
+ */
+static volatile sig_atomic_t terminated_by = 0;
+
+#ifdef SA_SIGINFO
+static void
+job_worker_sigterm(int signo, siginfo_t *info, void *context)
+{
+	if (info != NULL && info->si_pid != PostmasterPid)
+		terminated_by = (sig_atomic_t) info->si_pid;
+	die(signo);
+}
+#endif
+
+/*
+ * A job worker terminated by another process than the postmaster fails its
+ * job: a DBA who terminates a training wants it stopped, not resumed by the
+ * next worker (a cancel would be cancelled; this says what happened).  The
+ * postmaster's SIGTERM is a shutdown: the job stays running and is resumed
+ * at the next start.  A before_shmem_exit callback registered after the
+ * database connection, so it runs before the connection is shut down; like
+ * PostgreSQL's removal of temporary relations, it aborts what was left and
+ * runs one short transaction.  Should it fail, the job is resumed instead.
+ */
+static void
+job_worker_terminated(int code, Datum arg)
+{
+	int64		job_id;
+	bool		cancel_requested;
+	Oid			argtypes[3] = {INT8OID, TEXTOID, TEXTOID};
+	Datum		args[3];
+
+	if (terminated_by == 0 || MySlot == NULL)
+		return;
+	LWLockAcquire(synth_jobs_lock, LW_SHARED);
+	job_id = MySlot->job_id;
+	cancel_requested = MySlot->cancel_requested;
+	LWLockRelease(synth_jobs_lock);
+	if (job_id == 0)
+		return;
+
+	args[0] = Int64GetDatum(job_id);
+	args[1] = CStringGetTextDatum(cancel_requested ? "cancelled" : "failed");
+	args[2] = CStringGetTextDatum(cancel_requested ? "cancelled by synth_job_cancel" :
+								  psprintf("its worker (process %d) was terminated by process %d (pg_terminate_backend); "
+										   "a terminated job is not resumed: queue it again with synth_train_async",
+										   MyProcPid, (int) terminated_by));
+	PG_TRY();
+	{
+		AbortOutOfAnyTransaction();
+		SetCurrentStatementStartTimestamp();
+		StartTransactionCommand();
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "synth: SPI_connect failed");
+		PushActiveSnapshot(GetTransactionSnapshot());
+		if (SPI_execute_with_args("UPDATE synth.job_queue SET state = $2, error = $3, phase = 'stopped', "
+								  "finished_at = clock_timestamp() WHERE id = $1 AND state = 'running'",
+								  3, argtypes, args, NULL, false, 0) != SPI_OK_UPDATE)
+			elog(ERROR, "synth: could not end job " INT64_FORMAT, job_id);
+		if (SPI_processed == 1)
+		{
+			if (SPI_execute_with_args("DELETE FROM synth.checkpoints WHERE job_id = $1",
+									  1, argtypes, args, NULL, false, 0) != SPI_OK_DELETE)
+				elog(ERROR, "synth: could not delete the checkpoints of job " INT64_FORMAT, job_id);
+			Async_Notify(SYNTH_JOBS_CHANNEL,
+						 psprintf(INT64_FORMAT " %s", job_id, cancel_requested ? "cancelled" : "failed"));
+		}
+		SPI_finish();
+		PopActiveSnapshot();
+		CommitTransactionCommand();
+		ereport(LOG,
+				(errmsg("synth job " INT64_FORMAT " %s: its worker was terminated by process %d",
+						job_id, cancel_requested ? "cancelled" : "failed", (int) terminated_by)));
+		LWLockAcquire(synth_jobs_lock, LW_EXCLUSIVE);
+		MySlot->job_id = 0;		/* ended: nobody resumes it */
+		LWLockRelease(synth_jobs_lock);
+	}
+	PG_CATCH();
+	{
+		EmitErrorReport();
+		FlushErrorState();
+		AbortOutOfAnyTransaction();
+	}
+	PG_END_TRY();
 }
 
 /*
@@ -1140,7 +1343,20 @@ synth_job_worker_main(Datum main_arg)
 
 	memcpy(&generation, MyBgworkerEntry->bgw_extra, sizeof(uint32));
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+#ifdef SA_SIGINFO
+	{
+		struct sigaction act;
+
+		/* as die(), and who sent it: pg_terminate_backend fails the job */
+		memset(&act, 0, sizeof(act));
+		act.sa_sigaction = job_worker_sigterm;
+		sigemptyset(&act.sa_mask);
+		act.sa_flags = SA_SIGINFO | SA_RESTART;
+		sigaction(SIGTERM, &act, NULL);
+	}
+#else
 	pqsignal(SIGTERM, die);
+#endif
 	pqsignal(SIGINT, StatementCancelHandler);	/* synth_job_cancel */
 	BackgroundWorkerUnblockSignals();
 
@@ -1159,6 +1375,7 @@ synth_job_worker_main(Datum main_arg)
 
 	BackgroundWorkerInitializeConnectionByOid(dboid, InvalidOid, 0);
 	SetConfigOption("application_name", "synth job worker", PGC_USERSET, PGC_S_SESSION);
+	before_shmem_exit(job_worker_terminated, 0);
 
 	if (!synth_installed_here())
 	{

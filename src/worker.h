@@ -85,6 +85,8 @@ extern bool synth_job_is_live(Oid dboid, int64 job_id);
 extern bool synth_job_signal_cancel(Oid dboid, int64 job_id);
 extern int64 synth_current_job(void);
 extern int	synth_job_slots_copy(Oid dboid, SynthWorkerSlot *slots);
+extern bool synth_job_detach(void);
+extern void synth_job_attach(void);
 
 /*
  * Progress of the training running in this process.  No-ops unless the
@@ -96,6 +98,7 @@ extern void synth_job_progress_rows(int64 rows_read);
 extern void synth_job_progress_epoch(int epoch, int epochs, const char *losses_json);
 
 /* checkpoint.c: for methods with epochs, see doc/operations.md */
+extern void synth_checkpoint_clock_start(void);
 extern bool synth_checkpoint_due(void);
 extern void synth_checkpoint_save(int epoch, bytea *state);
 extern bytea *synth_checkpoint_load(int *epoch);

@@ -1,0 +1,139 @@
+# Checkpoints of neural trainings run as jobs: a tvae job killed (-9) after
+# a checkpoint resumes from it (not from epoch 1), stores one model, and
+# its weights are those of an uninterrupted training with the same seed (so
+# the checkpoint holds the whole state); a fast shutdown resumes likewise; a
+# corrupt checkpoint is discarded with a WARNING; checkpoints are deleted
+# when a job ends; pg_terminate_backend of a job's worker fails the job.
+
+use strict;
+use warnings;
+
+use FindBin;
+use lib "$FindBin::Bin/../perl";
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use SynthTest;
+use Test::More;
+use Time::HiRes qw(usleep);
+
+my $node = synth_node('checkpoint', 'synth.max_workers' => 2, 'restart_after_crash' => 'on',
+	'synth.checkpoint_interval' => '1s');
+
+# 2,000 rows: an epoch of tvae in batches of 50 takes tens of milliseconds,
+# so a checkpoint a second comes every few tens of epochs.
+$node->safe_psql('postgres', q{
+	CREATE TABLE t AS
+	SELECT g AS id, (g % 5)::text AS cat, (g * 37 % 101)::float8 / 7 AS x, g % 3 = 0 AS flag
+	FROM generate_series(1, 2000) g});
+
+sub options
+{
+	my ($epochs) = @_;
+	return qq('{"epochs": $epochs, "batch_size": 50, "seed": 7, "device": "cpu", "progress_every": 0}');
+}
+
+sub queue
+{
+	my ($epochs) = @_;
+	return $node->safe_psql('postgres', "SELECT synth_train_async('t', 'tvae', " . options($epochs) . ")");
+}
+
+sub weights_md5
+{
+	my ($model) = @_;
+	return $node->safe_psql('postgres', "SELECT md5(weights) FROM synth.models WHERE id = $model");
+}
+
+sub checkpoint_epoch
+{
+	my ($job) = @_;
+	return $node->safe_psql('postgres', "SELECT coalesce(max(epoch), 0) FROM synth.checkpoints WHERE job_id = $job");
+}
+
+sub wait_checkpoint
+{
+	my ($job) = @_;
+	wait_for($node, "SELECT count(*) FROM synth.checkpoints WHERE job_id = $job", '1',
+		"job $job saved a checkpoint");
+	return checkpoint_epoch($job);
+}
+
+# Uninterrupted references, trained in this session.
+my $reference = weights_md5($node->safe_psql('postgres', "SELECT synth_train('t', 'tvae', " . options(80) . ")"));
+my $reference_short = weights_md5($node->safe_psql('postgres', "SELECT synth_train('t', 'tvae', " . options(12) . ")"));
+
+# ---- kill -9 after a checkpoint: resumed from it, same weights
+my $job = queue(80);
+my $saved = wait_checkpoint($job);
+cmp_ok($saved, '>=', 1, "the checkpoint is after epoch $saved");
+my $pid = $node->safe_psql('postgres', "SELECT worker_pid FROM synth.jobs WHERE id = $job");
+ok(kill('KILL', $pid), "kill -9 of the job worker $pid");
+wait_for($node, "SELECT state FROM synth.jobs WHERE id = $job", 'succeeded',
+	'after the crash restart the job succeeds');
+is($node->safe_psql('postgres', "SELECT attempts, epoch, epochs FROM synth.jobs WHERE id = $job"),
+	'2|80|80', 'on its second attempt, all epochs done');
+ok($node->log_contains("synth job $job was interrupted; resuming it from its checkpoint after epoch"),
+	'the claim says it resumes from a checkpoint');
+my ($resumed) = slurp_file($node->logfile) =~ /synth job $job resumes tvae from its checkpoint after epoch (\d+) of 80/;
+ok(defined $resumed && $resumed >= $saved, 'the training resumed after epoch ' . ($resumed // 'none'));
+cmp_ok($resumed // 0, '>=', 1, 'so its first epoch run again was epoch 2 or later, not 1');
+my $model = $node->safe_psql('postgres', "SELECT model_id FROM synth.jobs WHERE id = $job");
+is($node->safe_psql('postgres', "SELECT count(*) FROM synth.models"), '3',
+	'one model stored by the job (besides the two references)');
+is(weights_md5($model), $reference,
+	'its weights are those of the uninterrupted training with the same seed');
+is(checkpoint_epoch($job), '0', 'its checkpoint is deleted');
+
+# ---- a fast shutdown (SIGTERM from the postmaster) resumes at the next start
+$job = queue(80);
+wait_checkpoint($job);
+$node->stop('fast');
+$node->start;
+is($node->safe_psql('postgres', "SELECT synth_job_wait($job, '120s')"), 'succeeded',
+	'a job stopped by a fast shutdown succeeds after the start');
+ok($node->log_contains("synth job $job was interrupted; resuming it from its checkpoint after epoch"),
+	'resumed from its checkpoint');
+is(weights_md5($node->safe_psql('postgres', "SELECT model_id FROM synth.jobs WHERE id = $job")), $reference,
+	'with the same weights again');
+
+# ---- a corrupt checkpoint is discarded: the job trains from epoch 1
+$job = $node->safe_psql('postgres', "WITH j AS (SELECT synth_train_async('t', 'tvae', " . options(12) . ") AS id) "
+	. "INSERT INTO synth.checkpoints (job_id, epoch, state) SELECT id, 5, '\\x53594e5448434b50ff'::bytea FROM j "
+	. "RETURNING job_id");
+is($node->safe_psql('postgres', "SELECT synth_job_wait($job, '120s')"), 'succeeded',
+	'a job with a corrupt checkpoint succeeds');
+ok($node->log_contains("synth job $job discards its checkpoint and trains from epoch 1"),
+	'with a WARNING that it discarded the checkpoint');
+is(weights_md5($node->safe_psql('postgres', "SELECT model_id FROM synth.jobs WHERE id = $job")), $reference_short,
+	'and the weights of a training from epoch 1');
+
+# ---- cancel of a training between transactions
+$job = queue(100000);
+wait_checkpoint($job);
+is($node->safe_psql('postgres', "SELECT synth_job_cancel($job)"), 't', 'cancel the running job');
+is($node->safe_psql('postgres', "SELECT synth_job_wait($job, '60s')"), 'cancelled', 'it is cancelled');
+is($node->safe_psql('postgres', "SELECT model_id IS NULL, attempts FROM synth.jobs WHERE id = $job"), 't|1',
+	'without a model');
+is(checkpoint_epoch($job), '0', 'and without its checkpoint');
+
+# ---- pg_terminate_backend of the worker fails the job, which is not resumed
+$job = queue(100000);
+wait_checkpoint($job);
+$pid = $node->safe_psql('postgres', "SELECT worker_pid FROM synth.jobs WHERE id = $job");
+is($node->safe_psql('postgres', "SELECT pg_terminate_backend($pid)"), 't', 'terminate the worker');
+is($node->safe_psql('postgres', "SELECT synth_job_wait($job, '60s')"), 'failed', 'the job fails');
+like($node->safe_psql('postgres', "SELECT error FROM synth.jobs WHERE id = $job"),
+	qr/^its worker \(process $pid\) was terminated by process \d+ \(pg_terminate_backend\)/,
+	'its error says its worker was terminated');
+is($node->safe_psql('postgres', "SELECT model_id IS NULL, attempts FROM synth.jobs WHERE id = $job"), 't|1',
+	'no model, one attempt');
+is(checkpoint_epoch($job), '0', 'its checkpoint is deleted');
+usleep(500_000);
+is(job_state($node, $job), 'failed', 'and no worker resumed it');
+
+is($node->safe_psql('postgres', "SELECT count(*) FROM synth.checkpoints"), '0', 'no checkpoint is left');
+is($node->safe_psql('postgres', "SELECT count(*) FROM synth.jobs WHERE state IN ('queued', 'running')"),
+	'0', 'no job is left behind');
+
+$node->stop;
+done_testing();
