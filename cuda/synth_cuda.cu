@@ -217,6 +217,10 @@ static const SynthCudaApi cuda_api = {
 	nn_cuda_fill_uniform,
 	nn_cuda_fill_normal,
 	nn_cuda_sum,
+	nn_cuda_grad_norms_linear,
+	nn_cuda_row_sumsq,
+	nn_cuda_clip_factors,
+	nn_cuda_scale_rows,
 };
 
 SYNTH_CUDA_EXPORT const SynthCudaApi *

@@ -27,7 +27,7 @@ extern "C"
 {
 #endif
 
-#define SYNTH_CUDA_ABI_VERSION	2
+#define SYNTH_CUDA_ABI_VERSION	3
 #define SYNTH_CUDA_ERRMSG_LEN	512
 #define SYNTH_CUDA_ENTRY_POINT	"synth_cuda_api"
 
@@ -181,6 +181,18 @@ typedef struct SynthCudaApi
 									SynthCudaReal *x);
 	SynthCudaStatus (*sum) (SynthCudaContext *context, size_t n, const SynthCudaReal *x,
 							double *result);
+
+	/* per-sample gradient clipping (synth_clip.cu), since ABI version 3 */
+	SynthCudaStatus (*grad_norms_linear) (SynthCudaContext *context, int rows, int in, int out,
+										  const SynthCudaReal *inp, int ldi,
+										  const SynthCudaReal *dout, int ldd,
+										  SynthCudaReal *norm2);
+	SynthCudaStatus (*row_sumsq) (SynthCudaContext *context, int rows, int cols,
+								  const SynthCudaReal *x, int ldx, SynthCudaReal *norm2);
+	SynthCudaStatus (*clip_factors) (SynthCudaContext *context, int rows, SynthCudaReal max_norm,
+									 const SynthCudaReal *norm2, SynthCudaReal *factor);
+	SynthCudaStatus (*scale_rows) (SynthCudaContext *context, int rows, int cols,
+								   const SynthCudaReal *factor, SynthCudaReal *x, int ldx);
 } SynthCudaApi;
 
 typedef const SynthCudaApi *(*SynthCudaApiFunc) (void);

@@ -164,4 +164,16 @@ SynthCudaStatus nn_cuda_fill_normal(SynthCudaContext *ctx, size_t n, real mean, 
 									unsigned long long seed, unsigned long long offset, real *x);
 SynthCudaStatus nn_cuda_sum(SynthCudaContext *ctx, size_t n, const real *x, double *result);
 
+/* synth_clip.cu */
+SynthCudaStatus nn_cuda_grad_norms_linear(SynthCudaContext *ctx, int rows, int in, int out,
+										  const SynthCudaReal *inp, int ldi,
+										  const SynthCudaReal *dout, int ldd,
+										  SynthCudaReal *norm2);
+SynthCudaStatus nn_cuda_row_sumsq(SynthCudaContext *ctx, int rows, int cols,
+								  const SynthCudaReal *x, int ldx, SynthCudaReal *norm2);
+SynthCudaStatus nn_cuda_clip_factors(SynthCudaContext *ctx, int rows, SynthCudaReal max_norm,
+									 const SynthCudaReal *norm2, SynthCudaReal *factor);
+SynthCudaStatus nn_cuda_scale_rows(SynthCudaContext *ctx, int rows, int cols,
+								   const SynthCudaReal *factor, SynthCudaReal *x, int ldx);
+
 #endif							/* SYNTH_CUDA_INTERNAL_CUH */

@@ -69,6 +69,7 @@ typedef enum SynthOp
 	SYNTH_OP_ADAM,				/* adam */
 	SYNTH_OP_RANDOM,			/* fill_uniform, fill_normal */
 	SYNTH_OP_SUM,				/* sum */
+	SYNTH_OP_CLIP,				/* grad_norms_linear, row_sumsq, clip_factors, scale_rows */
 	SYNTH_OP_COUNT				/* keep last */
 } SynthOp;
 
@@ -296,6 +297,33 @@ struct SynthBackend
 
 	/* SYNTH_OP_SUM: the sum of x (n), accumulated in double, on the host. */
 	double		(*sum) (const SynthBackend *backend, size_t n, const SynthReal *x);
+
+	/*
+	 * SYNTH_OP_CLIP, per-sample gradient clipping for DP-SGD (src/nn_dpsgd.c).
+	 *
+	 * grad_norms_linear: norm2[r] adds ||dout_r||^2 (||inp_r||^2 + 1), the
+	 * squared norm of row r's own gradient of a linear layer's weights
+	 * (dout_r inp_r^T) and bias (dout_r), from the layer's input inp (rows,
+	 * in) and output gradient dout (rows, out); sums in double.
+	 */
+	void		(*grad_norms_linear) (const SynthBackend *backend, int rows, int in, int out,
+									  const SynthReal *inp, int ldi,
+									  const SynthReal *dout, int ldd, SynthReal *norm2);
+
+	/* SYNTH_OP_CLIP: norm2[r] adds ||x_r||^2 over the rows of x (rows, cols). */
+	void		(*row_sumsq) (const SynthBackend *backend, int rows, int cols,
+							  const SynthReal *x, int ldx, SynthReal *norm2);
+
+	/*
+	 * SYNTH_OP_CLIP: factor[r] = min(1, max_norm / sqrt(norm2[r])), 1 where
+	 * norm2[r] is 0: scaling row r's gradient by it bounds its norm by max_norm.
+	 */
+	void		(*clip_factors) (const SynthBackend *backend, int rows, SynthReal max_norm,
+								 const SynthReal *norm2, SynthReal *factor);
+
+	/* SYNTH_OP_CLIP: x_r *= factor[r] for the rows of x (rows, cols); in place. */
+	void		(*scale_rows) (const SynthBackend *backend, int rows, int cols,
+							   const SynthReal *factor, SynthReal *x, int ldx);
 };
 
 /*

@@ -636,6 +636,61 @@ cpu_sum(const SynthBackend *backend, size_t n, const SynthReal *x)
 	return s;
 }
 
+/* ---------------------------------------------------------------- per-sample clipping */
+
+static void
+cpu_grad_norms_linear(const SynthBackend *backend, int rows, int in, int out,
+					  const SynthReal *inp, int ldi, const SynthReal *dout, int ldd,
+					  SynthReal *norm2)
+{
+	for (int r = 0; r < rows; r++)
+	{
+		double		a = 0.0,
+					d = 0.0;
+
+		for (int j = 0; j < in; j++)
+			a += (double) inp[(size_t) r * ldi + j] * inp[(size_t) r * ldi + j];
+		for (int j = 0; j < out; j++)
+			d += (double) dout[(size_t) r * ldd + j] * dout[(size_t) r * ldd + j];
+		norm2[r] += (SynthReal) (d * (a + 1.0));
+	}
+}
+
+static void
+cpu_row_sumsq(const SynthBackend *backend, int rows, int cols, const SynthReal *x, int ldx,
+			  SynthReal *norm2)
+{
+	for (int r = 0; r < rows; r++)
+	{
+		double		s = 0.0;
+
+		for (int j = 0; j < cols; j++)
+			s += (double) x[(size_t) r * ldx + j] * x[(size_t) r * ldx + j];
+		norm2[r] += (SynthReal) s;
+	}
+}
+
+static void
+cpu_clip_factors(const SynthBackend *backend, int rows, SynthReal max_norm,
+				 const SynthReal *norm2, SynthReal *factor)
+{
+	for (int r = 0; r < rows; r++)
+	{
+		double		norm = sqrt((double) norm2[r]);
+
+		factor[r] = (SynthReal) (norm > max_norm ? max_norm / norm : 1.0);
+	}
+}
+
+static void
+cpu_scale_rows(const SynthBackend *backend, int rows, int cols, const SynthReal *factor,
+			   SynthReal *x, int ldx)
+{
+	for (int r = 0; r < rows; r++)
+		for (int j = 0; j < cols; j++)
+			x[(size_t) r * ldx + j] *= factor[r];
+}
+
 static const SynthBackend cpu_backend = {
 	.name = "cpu",
 	.context = NULL,
@@ -671,6 +726,10 @@ static const SynthBackend cpu_backend = {
 	.fill_uniform = cpu_fill_uniform,
 	.fill_normal = cpu_fill_normal,
 	.sum = cpu_sum,
+	.grad_norms_linear = cpu_grad_norms_linear,
+	.row_sumsq = cpu_row_sumsq,
+	.clip_factors = cpu_clip_factors,
+	.scale_rows = cpu_scale_rows,
 };
 
 const SynthBackend *

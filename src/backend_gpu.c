@@ -362,6 +362,46 @@ gpu_sum(const SynthBackend *backend, size_t n, const SynthReal *x)
  * Fill backend with the GPU operations over gpu (api, an opened context and
  * the failure function, all set by the caller, who keeps gpu alive).
  */
+/* ---------------------------------------------------------------- per-sample clipping */
+
+static void
+gpu_grad_norms_linear(const SynthBackend *backend, int rows, int in, int out,
+					  const SynthReal *inp, int ldi, const SynthReal *dout, int ldd,
+					  SynthReal *norm2)
+{
+	const SynthGpu *g = gpu_of(backend);
+
+	check(backend, "grad_norms_linear",
+		  g->api->grad_norms_linear(g->cuda, rows, in, out, inp, ldi, dout, ldd, norm2));
+}
+
+static void
+gpu_row_sumsq(const SynthBackend *backend, int rows, int cols, const SynthReal *x, int ldx,
+			  SynthReal *norm2)
+{
+	const SynthGpu *g = gpu_of(backend);
+
+	check(backend, "row_sumsq", g->api->row_sumsq(g->cuda, rows, cols, x, ldx, norm2));
+}
+
+static void
+gpu_clip_factors(const SynthBackend *backend, int rows, SynthReal max_norm,
+				 const SynthReal *norm2, SynthReal *factor)
+{
+	const SynthGpu *g = gpu_of(backend);
+
+	check(backend, "clip_factors", g->api->clip_factors(g->cuda, rows, max_norm, norm2, factor));
+}
+
+static void
+gpu_scale_rows(const SynthBackend *backend, int rows, int cols, const SynthReal *factor,
+			   SynthReal *x, int ldx)
+{
+	const SynthGpu *g = gpu_of(backend);
+
+	check(backend, "scale_rows", g->api->scale_rows(g->cuda, rows, cols, factor, x, ldx));
+}
+
 void
 synth_backend_gpu_init(SynthBackend *backend, SynthGpu *gpu, const char *name)
 {
@@ -399,4 +439,8 @@ synth_backend_gpu_init(SynthBackend *backend, SynthGpu *gpu, const char *name)
 	backend->fill_uniform = gpu_fill_uniform;
 	backend->fill_normal = gpu_fill_normal;
 	backend->sum = gpu_sum;
+	backend->grad_norms_linear = gpu_grad_norms_linear;
+	backend->row_sumsq = gpu_row_sumsq;
+	backend->clip_factors = gpu_clip_factors;
+	backend->scale_rows = gpu_scale_rows;
 }

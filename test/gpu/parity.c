@@ -27,6 +27,7 @@
 
 #include "backend.h"
 #include "nn.h"
+#include "nn_dpsgd.h"
 #include "synth_cuda.h"
 
 #define PARITY_TOLERANCE	1e-12	/* doubles: only summation order differs */
@@ -449,6 +450,27 @@ run_random(const SynthBackend *be, SynthReal **b)
 	be->fill_normal(be, R * C, 1.0f, 2.0f, 12, 1ULL << 40, b[1]);
 }
 
+static void
+nonnegative_norms(SynthReal **h)
+{
+	for (size_t i = 0; i < R; i++)
+		h[2][i] = fabsf(h[2][i]);
+	for (size_t i = 0; i < 3; i++)
+		h[6][i] = fabsf(h[6][i]);
+}
+
+static void
+run_clip(const SynthBackend *be, SynthReal **b)
+{
+	be->grad_norms_linear(be, R, C, C - 5, b[0], LD, b[1], LD, b[2]);
+	be->row_sumsq(be, R, C, b[1], LD, b[2]);
+	be->clip_factors(be, R, 3.0f, b[2], b[3]);
+	be->scale_rows(be, R, C, b[3], b[4], LD);
+	/* long rows (a whole parameter vector): a block reduction on the GPU */
+	be->row_sumsq(be, 3, 1000, b[5], 1000, b[6]);
+	be->clip_factors(be, 3, 10.0f, b[6], b[7]);
+}
+
 /* Every operation on both backends; returns the worst error, fails past tolerance. */
 static double
 compare_nn_ops(unsigned long long *state)
@@ -472,6 +494,8 @@ compare_nn_ops(unsigned long long *state)
 		run_reparam},
 		{"adam", 4, {R * C, R * C, R * C, R * C}, zero_moments, run_adam},
 		{"random", 2, {R * C, R * C}, NULL, run_random},
+		{"per-sample clipping", 8, {R * LD, R * LD, R, R, R * LD, 3000, 3, 3}, nonnegative_norms,
+		run_clip},
 	};
 	double		worst = 0.0;
 
@@ -800,6 +824,58 @@ compare_tvae_steps(void)
 	return worst;
 }
 
+/* DP-SGD's clipped gradient sum of a TVAE batch on both backends */
+static double
+compare_tvae_clip(void)
+{
+	NnTvae		net[2];
+	NnTvaeClip	clip[2];
+	NnTvaeConfig config;
+	double		loss[2] = {0, 0};
+	double		worst;
+
+	nn_tvae_config_default(&config);
+	config.embedding_dim = 8;
+	config.compress[0] = config.compress[1] = 16;
+	config.decompress[0] = config.decompress[1] = 16;
+	for (int side = 0; side < 2; side++)
+	{
+		const SynthBackend *be = side ? other_be : cpu_be;
+		NnArena		a = {NULL, 0};
+		NnRng		rng = {78, 0};
+		unsigned long long state = 6;
+		SynthReal  *x = malloc(sizeof(SynthReal) * NET_B * net_layout.width);
+
+		memset(&net[side], 0, sizeof(NnTvae));
+		nn_tvae_declare(&net[side], &config, &net_layout);
+		net_params(be, &net[side].params);
+		nn_params_init(be, &net[side].params, &rng);
+		nn_tvae_layout(&net[side], &a, NET_B);
+		nn_tvae_clip_layout(&net[side], &clip[side], &a, NET_B);
+		a.base = (char *) be_alloc(be, a.used / sizeof(SynthReal) + 1);
+		a.used = 0;
+		nn_tvae_layout(&net[side], &a, NET_B);
+		nn_tvae_clip_layout(&net[side], &clip[side], &a, NET_B);
+		for (int r = 0; r < NET_B; r++)
+			net_row(x + r * net_layout.width, r, &state);
+		be_put(be, net[side].x, x, NET_B * net_layout.width);
+		nn_params_zero_grad(be, &net[side].params);
+		loss[side] = nn_tvae_clipped_grads(be, &net[side], &clip[side], NET_B, &rng, 1.0f);
+		free(x);
+	}
+	worst = fabs(loss[0] - loss[1]) / fmax(fabs(loss[0]), 1e-3);
+	if (!(worst <= PARITY_STEP_TOLERANCE))
+	{
+		printf("gpu parity: FAIL (tvae clipped gradients, loss %.9g vs %.9g on %s)\n", loss[0],
+			   loss[1], other_be->name);
+		exit(1);
+	}
+	worst = fmax(worst, compare_tensor("tvae per-sample norms", clip[0].norm2, clip[1].norm2, NET_B));
+	worst = fmax(worst, compare_tensor("tvae clipped gradients", net[0].params.grads,
+									   net[1].params.grads, net[0].params.count));
+	return worst;
+}
+
 /* two CTGAN critic and generator steps on both backends, then generation */
 static double
 compare_ctgan_steps(void)
@@ -901,6 +977,7 @@ main(int argc, char **argv)
 		worst_step = compare_training_step();
 		worst_step = fmax(worst_step, compare_tvae_steps());
 		worst_step = fmax(worst_step, compare_ctgan_steps());
+		worst_step = fmax(worst_step, compare_tvae_clip());
 		printf("gpu parity: harness PASS on the CPU alone (max rel err %.3g ops, %.3g step)\n",
 			   worst_op, worst_step);
 		return 0;
@@ -948,9 +1025,11 @@ main(int argc, char **argv)
 	worst_step = compare_training_step();
 	worst_step = fmax(worst_step, compare_tvae_steps());
 	worst_step = fmax(worst_step, compare_ctgan_steps());
+	worst_step = fmax(worst_step, compare_tvae_clip());
 
 	printf("gpu parity: PASS (max rel err %.3g gemm in 4 transpose cases x %zu shapes, "
-		   "%.3g neural-network operations, %.3g training steps of a small GAN, TVAE and CTGAN; on %s)\n",
+		   "%.3g neural-network operations, %.3g training steps of a small GAN, TVAE and CTGAN "
+		   "and a DP-SGD clipped TVAE batch; on %s)\n",
 		   worst, sizeof(shapes) / sizeof(shapes[0]), worst_op, worst_step,
 		   cuda->device_name(context));
 	cuda->close(context);

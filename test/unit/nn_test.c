@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "nn.h"
+#include "nn_dpsgd.h"
 
 #ifndef SYNTH_REAL_DOUBLE
 #error "nn_test checks gradients by finite differences: build it with -DSYNTH_REAL_DOUBLE"
@@ -907,6 +908,310 @@ test_ctgan(void)
 	}
 }
 
+/* ---------------------------------------------------------------- DP-SGD's per-sample clipping */
+
+typedef struct TvaeRowCase
+{
+	TvaeCase   *t;
+	int			row;
+} TvaeRowCase;
+
+/* one row's own TVAE loss (not divided by the batch), the same latent noise every time */
+static double
+tvae_row_loss(void *arg)
+{
+	TvaeRowCase *rc = arg;
+
+	(void) tvae_loss(rc->t);
+	return rc->t->net.loss[rc->row] * rc->t->B;
+}
+
+/*
+ * Each row's gradient (nn_tvae_row_grads with a one-hot factor) is the
+ * gradient of that row's own loss; the squared norms that clipping uses are
+ * those gradients' squared norms; the clipped sum is sum_r min(1, C/|g_r|) g_r.
+ */
+static void
+test_tvae_clip(void)
+{
+	static int	span_start[] = {2, 5};
+	static int	span_len[] = {3, 2};
+	static bool span_discrete[] = {false, true};
+	static int	span_cond[] = {-1, 0};
+	TvaeCase	t;
+	NnTvaeConfig config;
+	NnTvaeClip	clip;
+	NnArena		arena = {NULL, 0};
+	NnRng		rng = {19, 0};
+	NnParams   *p;
+	SynthReal **row_grad;
+	double	   *norm2;
+	SynthReal  *factor;
+	SynthReal  *expect;
+	double		worst = 0,
+				max_norm,
+				median[6] = {0};
+	char		name[64];
+
+	memset(&t, 0, sizeof(t));
+	t.B = 6;
+	t.layout.width = 7;
+	t.layout.nalpha = 2;
+	t.layout.nspans = 2;
+	t.layout.span_start = span_start;
+	t.layout.span_len = span_len;
+	t.layout.span_discrete = span_discrete;
+	t.layout.span_cond = span_cond;
+	t.layout.cond_width = 2;
+	nn_tvae_config_default(&config);
+	config.embedding_dim = 3;
+	config.ncompress = 2;
+	config.compress[0] = 5;
+	config.compress[1] = 4;
+	config.ndecompress = 2;
+	config.decompress[0] = 6;
+	config.decompress[1] = 3;
+	nn_tvae_declare(&t.net, &config, &t.layout);
+	p = &t.net.params;
+	nn_params_bind(p, alloc_zero(p->count), alloc_zero(p->count), alloc_zero(p->count),
+				   alloc_zero(p->count));
+	nn_params_init(be, p, &rng);
+	for (size_t i = 0; i < 2; i++)
+		nn_value(p, t.net.sigma)[i] = 0.5 + 0.2 * i;
+	nn_tvae_layout(&t.net, &arena, t.B);
+	nn_tvae_clip_layout(&t.net, &clip, &arena, t.B);
+	arena.base = calloc(1, arena.used);
+	arena.used = 0;
+	nn_tvae_layout(&t.net, &arena, t.B);
+	nn_tvae_clip_layout(&t.net, &clip, &arena, t.B);
+	for (int r = 0; r < t.B; r++)
+	{
+		SynthReal  *row = t.net.x + r * 7;
+
+		row[0] = rand_uniform(-1, 1);
+		row[1] = rand_uniform(-1, 1);
+		row[2 + r % 3] = 1;
+		row[5 + r % 2] = 1;
+	}
+
+	row_grad = malloc(sizeof(SynthReal *) * t.B);
+	norm2 = calloc(t.B, sizeof(double));
+	factor = alloc_zero(t.B);
+	for (int r = 0; r < t.B; r++)
+	{
+		TvaeRowCase rc = {&t, r};
+		NnRng		noise = {8, 0};
+
+		memset(factor, 0, sizeof(SynthReal) * t.B);
+		factor[r] = 1;
+		nn_params_zero_grad(be, p);
+		nn_tvae_row_grads(be, &t.net, &clip, t.B, &noise, factor);
+		row_grad[r] = malloc(sizeof(SynthReal) * p->count);
+		memcpy(row_grad[r], p->grads, sizeof(SynthReal) * p->count);
+		for (size_t i = 0; i < p->count; i++)
+			norm2[r] += (double) row_grad[r][i] * row_grad[r][i];
+		worst = fmax(worst, fabs(norm2[r] - clip.norm2[r]) / norm2[r]);
+		for (int i = 0; i < p->ntensors; i++)
+		{
+			snprintf(name, sizeof(name), "tvae row %d's own gradient, tensor %d", r, i);
+			check_gradient(name, tvae_row_loss, &rc, nn_value(p, i), row_grad[r] + p->tensors[i].offset,
+						   p->tensors[i].count);
+		}
+	}
+	checks++;
+	if (!(worst < 1e-10))
+	{
+		printf("FAIL tvae per-sample norms: relative error %g against the rows' gradients\n", worst);
+		failures++;
+	}
+
+	/* clip at about the median norm: some rows are scaled, some not */
+	for (int r = 0; r < t.B; r++)
+		median[r] = sqrt(norm2[r]);
+	for (int i = 1; i < t.B; i++)
+		for (int j = i; j > 0 && median[j - 1] > median[j]; j--)
+		{
+			double		x = median[j];
+
+			median[j] = median[j - 1];
+			median[j - 1] = x;
+		}
+	max_norm = (median[2] + median[3]) / 2;
+	expect = alloc_zero(p->count);
+	for (int r = 0; r < t.B; r++)
+	{
+		double		f = fmin(1.0, max_norm / sqrt(norm2[r]));
+
+		for (size_t i = 0; i < p->count; i++)
+			expect[i] += f * row_grad[r][i];
+	}
+	{
+		NnRng		noise = {8, 0};
+
+		nn_params_zero_grad(be, p);
+		nn_tvae_clipped_grads(be, &t.net, &clip, t.B, &noise, max_norm);
+	}
+	worst = 0;
+	for (size_t i = 0; i < p->count; i++)
+		worst = fmax(worst, fabs(p->grads[i] - expect[i]) / fmax(fabs(expect[i]), 1e-6));
+	checks++;
+	if (!(worst < 1e-9))
+	{
+		printf("FAIL tvae clipped sum: relative error %g against sum_r min(1, C/|g_r|) g_r\n", worst);
+		failures++;
+	}
+	{
+		int			clipped = 0;
+
+		for (int r = 0; r < t.B; r++)
+			clipped += clip.factor[r] < 1;
+		checks++;
+		if (clipped != 3)
+		{
+			printf("FAIL tvae clipping at the median norm scaled %d rows of 6, not 3\n", clipped);
+			failures++;
+		}
+	}
+}
+
+typedef struct CriticRowCase
+{
+	CtganCase  *t;
+	int			row;
+	int			nfake;
+} CriticRowCase;
+
+/* one real row's critic loss: penalty at its mixed row minus its score */
+static double
+critic_row_loss(void *arg)
+{
+	CriticRowCase *rc = arg;
+	NnCtgan    *net = &rc->t->net;
+	NnRng		rng = {14, 0};
+	SynthReal  *grads = net->dis.grads;
+	double		penalty;
+
+	net->dis.grads = rc->t->scratch;
+	penalty = nn_critic_penalty(be, &net->dis, &net->critic, 1,
+								net->mixed + (size_t) rc->row * net->row, &rng,
+								net->config.gp_lambda);
+	nn_critic_forward(be, &net->dis, &net->critic, 1, net->real + (size_t) rc->row * net->row, &rng);
+	net->dis.grads = grads;
+	return penalty - net->critic.score[0];
+}
+
+/* CTGAN's critic under DP (pac 1): each row's gradient and the clipped sum. */
+static void
+test_ctgan_critic_clip(void)
+{
+	static int	span_start[] = {2, 5};
+	static int	span_len[] = {3, 2};
+	static bool span_discrete[] = {false, true};
+	static int	span_cond[] = {-1, 0};
+	CtganCase	t;
+	NnCtganConfig config;
+	NnArena		arena = {NULL, 0};
+	NnRng		rng = {15, 0};
+	NnParams   *p;
+	int			row = 7 + 2;
+	int			nfake = 3;
+	SynthReal  *sum,
+			   *expect,
+			   *work;
+	double		worst = 0;
+	char		name[64];
+
+	memset(&t, 0, sizeof(t));
+	t.B = 5;
+	t.layout.width = 7;
+	t.layout.nalpha = 2;
+	t.layout.nspans = 2;
+	t.layout.span_start = span_start;
+	t.layout.span_len = span_len;
+	t.layout.span_discrete = span_discrete;
+	t.layout.span_cond = span_cond;
+	t.layout.cond_width = 2;
+	nn_ctgan_config_default(&config);
+	config.embedding_dim = 4;
+	config.generator[0] = 6;
+	config.generator[1] = 5;
+	config.discriminator[0] = 7;
+	config.discriminator[1] = 4;
+	config.pac = 1;
+	nn_ctgan_declare(&t.net, &config, &t.layout);
+	p = &t.net.dis;
+	nn_params_bind(&t.net.gen, alloc_zero(t.net.gen.count + t.net.gen.state_count),
+				   alloc_zero(t.net.gen.count), alloc_zero(t.net.gen.count),
+				   alloc_zero(t.net.gen.count));
+	nn_params_bind(p, alloc_zero(p->count), alloc_zero(p->count), alloc_zero(p->count),
+				   alloc_zero(p->count));
+	nn_params_init(be, &t.net.gen, &rng);
+	nn_params_init(be, p, &rng);
+	t.scratch = alloc_zero(p->count);
+	nn_ctgan_layout(&t.net, &arena, t.B, true);
+	arena.base = calloc(1, arena.used);
+	arena.used = 0;
+	nn_ctgan_layout(&t.net, &arena, t.B, true);
+	for (int r = 0; r < t.B; r++)
+	{
+		SynthReal  *real = t.net.real + r * row;
+
+		real[0] = rand_uniform(-1, 1);
+		real[1] = rand_uniform(-1, 1);
+		real[2 + r % 3] = 1;
+		real[5 + r % 2] = 1;
+		real[7 + r % 2] = 1;
+		t.net.cond[r * 2 + (r + 1) % 2] = 1;
+		t.net.alpha[r] = rand_uniform(0, 1);
+	}
+	nn_ctgan_generate(be, &t.net, nfake, true, &rng);
+
+	for (int r = 0; r < t.B; r++)
+	{
+		CriticRowCase rc = {&t, r, nfake};
+		NnRng		noise = {14, 0};
+
+		nn_ctgan_critic_row_grad(be, &t.net, r, nfake, &noise);
+		for (int i = 0; i < p->ntensors; i++)
+		{
+			snprintf(name, sizeof(name), "critic row %d's own gradient, tensor %d", r, i);
+			check_gradient(name, critic_row_loss, &rc, nn_value(p, i), nn_grad(p, i),
+						   p->tensors[i].count);
+		}
+	}
+
+	/* the clipped sum, against the rows' gradients computed one by one */
+	sum = alloc_zero(p->count);
+	expect = alloc_zero(p->count);
+	work = alloc_zero(2 * t.B);
+	{
+		NnRng		a = {16, 0};
+		NnRng		b = {16, 0};
+		SynthReal	max_norm = 0.5;
+
+		nn_ctgan_critic_clipped_grads(be, &t.net, t.B, nfake, &a, max_norm, sum, work);
+		be->fill_uniform(be, t.B, 0, 1, b.seed, nn_rng_take(&b, t.B), t.net.alpha);
+		for (int r = 0; r < t.B; r++)
+		{
+			double		n2 = 0;
+
+			nn_ctgan_critic_row_grad(be, &t.net, r, nfake, &b);
+			for (size_t i = 0; i < p->count; i++)
+				n2 += (double) p->grads[i] * p->grads[i];
+			for (size_t i = 0; i < p->count; i++)
+				expect[i] += fmin(1.0, max_norm / sqrt(n2)) * p->grads[i];
+		}
+	}
+	for (size_t i = 0; i < p->count; i++)
+		worst = fmax(worst, fabs(sum[i] - expect[i]) / fmax(fabs(expect[i]), 1e-6));
+	checks++;
+	if (!(worst < 1e-9))
+	{
+		printf("FAIL critic clipped sum: relative error %g\n", worst);
+		failures++;
+	}
+}
+
 /* ---------------------------------------------------------------- Adam */
 
 static void
@@ -1036,6 +1341,8 @@ main(void)
 	test_critic();
 	test_tvae();
 	test_ctgan();
+	test_tvae_clip();
+	test_ctgan_critic_clip();
 	test_adam();
 	test_random();
 
