@@ -982,6 +982,21 @@ synth_job_detach(void)
 		elog(ERROR, "synth: a training detached from its transaction must not keep its memory there");
 	training_may_detach = false;
 
+	/*
+	 * Ensure what commits here is only a read: a write (privacy budget spent
+	 * before reading the rows) would be made again by every resumed attempt.
+	 * Such a training stays in its transaction, without checkpoints, and its
+	 * write commits with its model.
+	 */
+	if (TransactionIdIsValid(GetTopTransactionIdIfAny()))
+	{
+		ereport(LOG,
+				(errmsg("synth job " INT64_FORMAT " trains without checkpoints: its transaction wrote to the database before training",
+						TrainingJob->id),
+				 errdetail("A resumed attempt of this job starts from epoch 1.")));
+		return false;
+	}
+
 	SetUserIdAndSecContext(worker_user, worker_sec);
 	PopActiveSnapshot();
 	if (ActiveSnapshotSet())

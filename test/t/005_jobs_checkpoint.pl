@@ -107,6 +107,19 @@ ok($node->log_contains("synth job $job discards its checkpoint and trains from e
 is(weights_md5($node->safe_psql('postgres', "SELECT model_id FROM synth.jobs WHERE id = $job")), $reference_short,
 	'and the weights of a training from epoch 1');
 
+# ---- a read that wrote (as a privacy budget spent before reading would) is
+# not committed apart from its model: no checkpoints for that job
+$node->safe_psql('postgres', q{
+	CREATE TABLE audit (at timestamptz);
+	CREATE FUNCTION note() RETURNS int LANGUAGE plpgsql VOLATILE
+		AS $$ BEGIN INSERT INTO audit VALUES (now()); RETURN 1; END $$;
+	CREATE VIEW t_noted AS SELECT t.*, CASE WHEN t.id = 1 THEN note() ELSE 0 END AS noted FROM t});
+$job = $node->safe_psql('postgres', "SELECT synth_train_async('t_noted', 'tvae', " . options(12) . ")");
+is($node->safe_psql('postgres', "SELECT synth_job_wait($job, '120s')"), 'succeeded', 'a job whose read writes succeeds');
+ok($node->log_contains("synth job $job trains without checkpoints: its transaction wrote to the database before training"),
+	'it trained in its one transaction, without checkpoints');
+is($node->safe_psql('postgres', "SELECT count(*) FROM audit"), '1', 'and its write committed once, with the model');
+
 # ---- cancel of a training between transactions
 $job = queue(100000);
 wait_checkpoint($job);
