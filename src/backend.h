@@ -341,11 +341,22 @@ synth_random_bits(uint64_t seed, uint64_t counter)
 	return z ^ (z >> 31);
 }
 
+/*
+ * The uniform double in (0, 1) of 53 random bits k (k < 2^53; converted
+ * through int64_t, which the same value takes and CPUs convert in one
+ * instruction).
+ */
+static inline double
+synth_uniform_of_bits(uint64_t k)
+{
+	return ((double) (int64_t) k + 0.5) * (1.0 / 9007199254740992.0);
+}
+
 /* A uniform double in (0, 1) from 53 random bits. */
 static inline double
 synth_random_uniform(uint64_t seed, uint64_t counter)
 {
-	return ((double) (synth_random_bits(seed, counter) >> 11) + 0.5) * (1.0 / 9007199254740992.0);
+	return synth_uniform_of_bits(synth_random_bits(seed, counter) >> 11);
 }
 
 /*

@@ -17,16 +17,155 @@
 
 #define CPU_MAX_COLS	256		/* columns whose statistics one pass keeps on the stack */
 
-/* exp in the precision of SynthReal: single in the extension, double in the gradient tests */
+/*
+ * Loops whose output may be their input (in place) or is disjoint from it:
+ * each element is read before it is written, so the compiler may vectorise
+ * them even though it cannot prove the pointers apart (it would otherwise
+ * check at run time and fall back to one element at a time when they are
+ * equal, which is how the engine calls them).
+ */
+#if defined(__GNUC__) && !defined(__clang__)
+#define CPU_IN_PLACE_OK		_Pragma("GCC ivdep")
+#else
+#define CPU_IN_PLACE_OK
+#endif
+
+/*
+ * exp, log, sin and cos in the precision of SynthReal.  In single precision
+ * (the extension) they are written out in plain arithmetic, so that the
+ * loops that call them vectorise: libm's are calls, one value at a time,
+ * and were a fifth of a training step.  Each is a Cody-Waite range
+ * reduction and the minimax polynomial of Cephes' single-precision
+ * function, within a few ulp of libm (test/unit/backend_test.c checks them
+ * through the operations).  In double precision (the gradient tests) they
+ * are libm's.
+ */
+#ifdef SYNTH_REAL_DOUBLE
+
 static inline SynthReal
 real_exp(SynthReal x)
 {
-#ifdef SYNTH_REAL_DOUBLE
 	return exp(x);
-#else
-	return expf(x);
-#endif
 }
+
+static inline SynthReal
+real_log(SynthReal x)
+{
+	return log(x);
+}
+
+static inline void
+real_sincos(SynthReal x, SynthReal *s, SynthReal *c)
+{
+	*s = sin(x);
+	*c = cos(x);
+}
+
+#else
+
+typedef union
+{
+	float		f;
+	int32_t		i;
+} FloatBits;
+
+/*
+ * exp(x) = 2^k exp(r), k = round(x / log 2), |r| <= log(2) / 2.  x is first
+ * clamped to [-87, 88], where 2^k is a normal float: below, exp(x) is taken
+ * as exp(-87) = 1.6e-38 instead of a denormal or 0.
+ */
+static inline float
+real_exp(float x)
+{
+	const float round_shift = 12582912.0f;	/* 1.5 * 2^23: adding it rounds to an integer */
+	float		k,
+				r,
+				p;
+	FloatBits	scale;
+
+	x = x < -87.0f ? -87.0f : x;
+	x = x > 88.0f ? 88.0f : x;
+	k = (x * 1.44269504088896341f + round_shift) - round_shift;
+	r = x - k * 0.693359375f;	/* log 2 in two parts, the first exact in float */
+	r = r + k * 2.12194440e-4f;
+	p = 1.9875691500e-4f;
+	p = p * r + 1.3981999507e-3f;
+	p = p * r + 8.3334519073e-3f;
+	p = p * r + 4.1665795894e-2f;
+	p = p * r + 1.6666665459e-1f;
+	p = p * r + 5.0000001201e-1f;
+	p = p * r * r + r + 1.0f;
+	scale.i = ((int32_t) k + 127) << 23;
+	return p * scale.f;
+}
+
+/*
+ * log(x) = e log 2 + log(m) for x = m 2^e, m in [sqrt(1/2), sqrt(2)); x
+ * must be a positive normal float (the engine takes logs of uniforms in
+ * (0, 1), of their logs' negations and of positive sums).
+ */
+static inline float
+real_log(float x)
+{
+	FloatBits	bits = {.f = x};
+	float		e,
+				f,
+				z,
+				y;
+	bool		high;
+
+	/* m in [1, 2) from the mantissa's bits, then halved when above sqrt(2) */
+	e = (float) (((bits.i >> 23) & 0xff) - 127);
+	bits.i = (bits.i & 0x007fffff) | 0x3f800000;
+	high = bits.f > 1.41421356f;
+	e = high ? e + 1.0f : e;
+	f = (high ? 0.5f * bits.f : bits.f) - 1.0f;
+	z = f * f;
+	y = 7.0376836292e-2f;
+	y = y * f - 1.1514610310e-1f;
+	y = y * f + 1.1676998740e-1f;
+	y = y * f - 1.2420140846e-1f;
+	y = y * f + 1.4249322787e-1f;
+	y = y * f - 1.6668057665e-1f;
+	y = y * f + 2.0000714765e-1f;
+	y = y * f - 2.4999993993e-1f;
+	y = y * f + 3.3333331174e-1f;
+	y = y * f * z;
+	y = y - 2.12194440e-4f * e - 0.5f * z;
+	return f + y + 0.693359375f * e;
+}
+
+/*
+ * sin(x) and cos(x) for x in [0, 2 pi] (Box-Muller's angles): x = q pi / 2
+ * + r, |r| <= pi / 4, and the quadrant q mod 4 chooses which of sin(r) and
+ * cos(r) each is, and its sign.
+ */
+static inline void
+real_sincos(float x, float *s, float *c)
+{
+	const float round_shift = 12582912.0f;
+	float		q = (x * 0.636619772f + round_shift) - round_shift;
+	float		r = x - q * 1.5703125f; /* pi / 2 in three parts */
+	float		z,
+				sin_r,
+				cos_r,
+				s_abs,
+				c_abs;
+	int32_t		k = (int32_t) q & 3;
+
+	r = r - q * 4.837512969970703125e-4f;
+	r = r - q * 7.54978995489188216e-8f;
+	z = r * r;
+	sin_r = ((-1.9515295891e-4f * z + 8.3321608736e-3f) * z - 1.6666654611e-1f) * z * r + r;
+	cos_r = ((2.443315711809948e-5f * z - 1.388731625493765e-3f) * z +
+			 4.166664568298827e-2f) * z * z - 0.5f * z + 1.0f;
+	s_abs = (k & 1) ? cos_r : sin_r;
+	c_abs = (k & 1) ? sin_r : cos_r;
+	*s = (k & 2) ? -s_abs : s_abs;
+	*c = ((k + 1) & 2) ? -c_abs : c_abs;
+}
+
+#endif
 
 static bool
 cpu_supports(const SynthBackend *backend, SynthOp op)
@@ -107,6 +246,7 @@ static void
 cpu_mul(const SynthBackend *backend, size_t n, const SynthReal *x, const SynthReal *y,
 		SynthReal *out)
 {
+	CPU_IN_PLACE_OK
 	for (size_t i = 0; i < n; i++)
 		out[i] = x[i] * y[i];
 }
@@ -186,10 +326,12 @@ cpu_act_forward(const SynthBackend *backend, SynthActivation f, SynthReal slope,
 		switch (f)
 		{
 			case SYNTH_ACT_RELU:
+				CPU_IN_PLACE_OK
 				for (int c = 0; c < cols; c++)
 					y[c] = x[c] > 0 ? x[c] : 0;
 				break;
 			case SYNTH_ACT_LEAKY_RELU:
+				CPU_IN_PLACE_OK
 				for (int c = 0; c < cols; c++)
 					y[c] = x[c] > 0 ? x[c] : slope * x[c];
 				break;
@@ -212,17 +354,32 @@ cpu_act_backward(const SynthBackend *backend, SynthActivation f, SynthReal slope
 		const SynthReal *dy = dout + (size_t) r * ldd;
 		SynthReal  *dx = dinp + (size_t) r * ldn;
 
+		/*
+		 * dy is read whatever the sign, so that the compiler may select
+		 * instead of branch (a branch on the sign mispredicts half the time)
+		 */
 		switch (f)
 		{
 			case SYNTH_ACT_RELU:
+				CPU_IN_PLACE_OK
 				for (int c = 0; c < cols; c++)
-					dx[c] = y[c] > 0 ? dy[c] : 0;
+				{
+					SynthReal	d = dy[c];
+
+					dx[c] = y[c] > 0 ? d : 0;
+				}
 				break;
 			case SYNTH_ACT_LEAKY_RELU:
+				CPU_IN_PLACE_OK
 				for (int c = 0; c < cols; c++)
-					dx[c] = y[c] > 0 ? dy[c] : slope * dy[c];
+				{
+					SynthReal	d = dy[c];
+
+					dx[c] = y[c] > 0 ? d : slope * d;
+				}
 				break;
 			case SYNTH_ACT_TANH:
+				CPU_IN_PLACE_OK
 				for (int c = 0; c < cols; c++)
 					dx[c] = dy[c] * (1 - y[c] * y[c]);
 				break;
@@ -366,18 +523,53 @@ cpu_batchnorm_backward(const SynthBackend *backend, int rows, int cols,
 	}
 }
 
+/*
+ * The least k whose uniform synth_uniform_of_bits(k) is >= p, by bisection
+ * (the uniforms grow with k): a uniform is >= p exactly when its 53 bits
+ * are >= this, which compares integers instead of converting each.
+ */
+static uint64_t
+uniform_threshold(double p)
+{
+	uint64_t	lo = 0,
+				hi = UINT64_C(1) << 53;
+
+	while (lo < hi)
+	{
+		uint64_t	mid = lo + (hi - lo) / 2;
+
+		if (synth_uniform_of_bits(mid) >= p)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return lo;
+}
+
 static void
 cpu_dropout_forward(const SynthBackend *backend, size_t n, SynthReal p,
 					uint64_t seed, uint64_t offset,
 					const SynthReal *inp, SynthReal *mask, SynthReal *out)
 {
 	SynthReal	keep = (SynthReal) (1.0 / (1.0 - p));
+	uint64_t	threshold = uniform_threshold(p);
 
 	for (size_t i = 0; i < n; i++)
 	{
-		mask[i] = synth_random_uniform(seed, offset + i) >= p ? keep : 0;
-		out[i] = inp[i] * mask[i];
+		uint64_t	k = synth_random_bits(seed, offset + i) >> 11;
+
+		/*
+		 * kept = (k >= threshold) as the sign of k - threshold (both are
+		 * below 2^53): a comparison would compile to a branch taken at
+		 * random
+		 */
+		int			kept = 1 - (int) ((k - threshold) >> 63);
+
+		mask[i] = keep * (SynthReal) kept;
 	}
+	CPU_IN_PLACE_OK
+	for (size_t i = 0; i < n; i++)
+		out[i] = inp[i] * mask[i];
 }
 
 static void
@@ -389,27 +581,37 @@ cpu_softmax_forward(const SynthBackend *backend, int rows, int cols,
 	{
 		const SynthReal *x = inp + (size_t) r * ldi;
 		SynthReal  *y = out + (size_t) r * ldo;
-		double		max = -INFINITY,
-					sum = 0.0;
+		SynthReal	max = -INFINITY;
+		double		sum = 0.0;
 
-		for (int c = 0; c < cols; c++)
+		/*
+		 * One pass per step, so that all but the drawing of the uniforms
+		 * (and the sum, kept in order) vectorise.  The Gumbel noise is
+		 * synth_random_gumbel's: -log(-log(u)), u below 1.
+		 */
+		if (gumbel)
 		{
-			double		v = x[c];
+			for (int c = 0; c < cols; c++)
+			{
+				float		u = (float) synth_random_uniform(seed, offset + (uint64_t) r * cols + c);
 
-			if (gumbel)
-				v += synth_random_gumbel(seed, offset + (uint64_t) r * cols + c);
-			v /= tau;
-			y[c] = (SynthReal) v;
-			if (y[c] > max)
-				max = y[c];
+				y[c] = u < 0.99999994f ? u : 0.99999994f;
+			}
+			CPU_IN_PLACE_OK
+			for (int c = 0; c < cols; c++)
+				y[c] = (x[c] - real_log(-real_log(y[c]))) / tau;
 		}
+		else
+			for (int c = 0; c < cols; c++)
+				y[c] = x[c] / tau;
 		for (int c = 0; c < cols; c++)
-		{
-			double		e = exp(y[c] - max);
-
-			y[c] = (SynthReal) e;
-			sum += e;
-		}
+			max = y[c] > max ? y[c] : max;
+		CPU_IN_PLACE_OK
+		for (int c = 0; c < cols; c++)
+			y[c] = real_exp(y[c] - max);
+		for (int c = 0; c < cols; c++)
+			sum += y[c];
+		CPU_IN_PLACE_OK
 		for (int c = 0; c < cols; c++)
 			y[c] = (SynthReal) (y[c] / sum);
 	}
@@ -444,28 +646,36 @@ cpu_softmax_xent(const SynthBackend *backend, int rows, int cols, SynthReal scal
 		const SynthReal *z = logits + (size_t) r * ldl;
 		const SynthReal *t = target + (size_t) r * ldt;
 		SynthReal  *dz = dlogits + (size_t) r * ldd;
-		double		max = -INFINITY,
-					sum = 0.0,
-					tsum = 0.0,
-					l = 0.0,
+		SynthReal	max = -INFINITY,
 					logsum;
+		double		sum = 0.0,
+					tsum = 0.0,
+					l = 0.0;
 
 		for (int c = 0; c < cols; c++)
 		{
-			if (z[c] > max)
-				max = z[c];
+			max = z[c] > max ? z[c] : max;
 			tsum += t[c];
 		}
 		if (tsum == 0.0)
 			continue;
-		for (int c = 0; c < cols; c++)
-			sum += exp(z[c] - max);
-		logsum = log(sum) + max;
-		for (int c = 0; c < cols; c++)
+
+		/* the exponentials a block at a time (they vectorise), summed in order */
+		for (int c0 = 0; c0 < cols; c0 += CPU_MAX_COLS)
 		{
-			l -= t[c] * (z[c] - logsum);
-			dz[c] += (SynthReal) (scale * (exp(z[c] - logsum) * tsum - t[c]));
+			int			n = cols - c0 < CPU_MAX_COLS ? cols - c0 : CPU_MAX_COLS;
+			SynthReal	e[CPU_MAX_COLS];
+
+			for (int c = 0; c < n; c++)
+				e[c] = real_exp(z[c0 + c] - max);
+			for (int c = 0; c < n; c++)
+				sum += e[c];
 		}
+		logsum = (SynthReal) (log(sum) + max);
+		for (int c = 0; c < cols; c++)
+			dz[c] += (SynthReal) scale * (real_exp(z[c] - logsum) * (SynthReal) tsum - t[c]);
+		for (int c = 0; c < cols; c++)
+			l -= t[c] * (double) (z[c] - logsum);
 		loss[r] += (SynthReal) (scale * l);
 	}
 }
@@ -503,14 +713,23 @@ cpu_kl_normal(const SynthBackend *backend, int rows, int cols, SynthReal scale,
 	{
 		double		l = 0.0;
 
-		for (int c = 0; c < cols; c++)
+		/* a block at a time: exponentials and gradients vectorise, the loss adds in order */
+		for (int c0 = 0; c0 < cols; c0 += CPU_MAX_COLS)
 		{
-			size_t		i = (size_t) r * cols + c;
-			double		e = real_exp(logvar[i]);
+			int			n = cols - c0 < CPU_MAX_COLS ? cols - c0 : CPU_MAX_COLS;
+			size_t		i0 = (size_t) r * cols + c0;
+			SynthReal	e[CPU_MAX_COLS];
 
-			l += -0.5 * (1.0 + logvar[i] - (double) mu[i] * mu[i] - e);
-			dmu[i] += (SynthReal) (scale * mu[i]);
-			dlogvar[i] += (SynthReal) (scale * 0.5 * (e - 1.0));
+			for (int c = 0; c < n; c++)
+				e[c] = real_exp(logvar[i0 + c]);
+			CPU_IN_PLACE_OK
+			for (int c = 0; c < n; c++)
+			{
+				dmu[i0 + c] += scale * mu[i0 + c];
+				dlogvar[i0 + c] += scale * (SynthReal) 0.5 * (e[c] - 1);
+			}
+			for (int c = 0; c < n; c++)
+				l += -0.5 * (1.0 + logvar[i0 + c] - (double) mu[i0 + c] * mu[i0 + c] - e[c]);
 		}
 		loss[r] += (SynthReal) (scale * l);
 	}
@@ -601,29 +820,56 @@ cpu_fill_uniform(const SynthBackend *backend, size_t n, SynthReal lo, SynthReal 
 		x[i] = (SynthReal) (lo + (hi - lo) * synth_random_uniform(seed, offset + i));
 }
 
-/* Both numbers of each Box-Muller pair at once, for one logarithm per two. */
+/*
+ * Box-Muller pairs first, first + 1, ... (npairs) into x (2 npairs), as
+ * synth_random_normal_pair draws them: first their two uniforms (one at a
+ * time), then both normals of each from one logarithm (vectorised).
+ */
+static void
+normal_pairs(SynthReal mean, SynthReal std, uint64_t seed, uint64_t first, size_t npairs,
+			 SynthReal *x)
+{
+	for (size_t p = 0; p < npairs; p++)
+	{
+		x[2 * p] = (float) synth_random_uniform(seed, first + p);
+		x[2 * p + 1] = (float) synth_random_uniform(seed ^ SYNTH_RANDOM_SECOND, first + p);
+	}
+	for (size_t p = 0; p < npairs; p++)
+	{
+		SynthReal	r = sqrtf(-2.0f * (float) real_log(x[2 * p]));
+		SynthReal	sin_t,
+					cos_t;
+
+		real_sincos(6.2831853f * (float) x[2 * p + 1], &sin_t, &cos_t);
+		x[2 * p] = mean + std * (r * cos_t);
+		x[2 * p + 1] = mean + std * (r * sin_t);
+	}
+}
+
+/*
+ * Number i is the even (cosine) or odd (sine) member of pair (offset + i) / 2;
+ * a pair cut by either end is drawn whole and half kept.
+ */
 static void
 cpu_fill_normal(const SynthBackend *backend, size_t n, SynthReal mean, SynthReal std,
 				uint64_t seed, uint64_t offset, SynthReal *x)
 {
 	size_t		i = 0;
+	SynthReal	pair[2];
 
 	if (n > 0 && (offset & 1))
 	{
-		x[0] = (SynthReal) (mean + std * synth_random_normal(seed, offset));
+		normal_pairs(mean, std, seed, offset >> 1, 1, pair);
+		x[0] = pair[1];
 		i = 1;
 	}
-	for (; i + 1 < n; i += 2)
-	{
-		float		even,
-					odd;
-
-		synth_random_normal_pair(seed, (offset + i) >> 1, &even, &odd);
-		x[i] = (SynthReal) (mean + std * even);
-		x[i + 1] = (SynthReal) (mean + std * odd);
-	}
+	normal_pairs(mean, std, seed, (offset + i) >> 1, (n - i) / 2, x + i);
+	i += (n - i) / 2 * 2;
 	if (i < n)
-		x[i] = (SynthReal) (mean + std * synth_random_normal(seed, offset + i));
+	{
+		normal_pairs(mean, std, seed, (offset + i) >> 1, 1, pair);
+		x[i] = pair[0];
+	}
 }
 
 static double

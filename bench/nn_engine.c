@@ -1,0 +1,321 @@
+/*
+ * bench/nn_engine.c
+ *	  The neural engine alone (no database): milliseconds per TVAE step and
+ *	  per CTGAN step (one critic step and one generator step) on the CPU
+ *	  backend, on rows laid out as Adult's (155 encoded columns: 6 positions,
+ *	  6 mode spans, 9 categorical spans of 103 slots), batch 500, and the
+ *	  seconds per epoch they imply (Adult's 80 % split: 26,049 rows, 53 TVAE
+ *	  steps, 52 CTGAN steps).  Prints figures, never pass/fail.
+ *
+ *	  make bench-engine && bench/nn_engine [steps]
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "nn.h"
+
+#define ADULT_ROWS		26049
+#define BATCH			500
+
+static int	span_len[] = {8, 10, 9, 7, 4, 8, 9, 16, 7, 15, 6, 5, 2, 41, 2};
+static const int ncontinuous = 6;
+
+static double
+clock_seconds(clockid_t clock)
+{
+	struct timespec ts;
+
+	clock_gettime(clock, &ts);
+	return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static double
+now(void)
+{
+	return clock_seconds(CLOCK_MONOTONIC);
+}
+
+/* CPU time of the process, all threads: steadier than wall time on a busy machine */
+static double
+cpu_now(void)
+{
+	return clock_seconds(CLOCK_PROCESS_CPUTIME_ID);
+}
+
+static unsigned long long lcg = 7;
+
+static int
+below(int n)
+{
+	lcg = lcg * 6364136223846793005ULL + 1442695040888963407ULL;
+	return (int) ((lcg >> 33) % (unsigned long long) n);
+}
+
+static double
+uniform(void)
+{
+	lcg = lcg * 6364136223846793005ULL + 1442695040888963407ULL;
+	return (double) (lcg >> 11) / 9007199254740992.0;
+}
+
+/*
+ * With NN_ENGINE_GEMMS set, matmul is timed per shape: a copy of the CPU
+ * backend whose matmul wraps the real one.
+ */
+#define MAX_SHAPES		64
+
+typedef struct GemmShape
+{
+	bool		ta,
+				tb;
+	int			m,
+				n,
+				k;
+	long		calls;
+	double		seconds;
+} GemmShape;
+
+static GemmShape shapes[MAX_SHAPES];
+static int	nshapes;
+static SynthBackend timed_backend;
+
+static void
+timed_matmul(const SynthBackend *backend, bool transA, bool transB, int m, int n, int k,
+			 SynthReal alpha, const SynthReal *A, int lda, const SynthReal *B, int ldb,
+			 SynthReal beta, SynthReal *C, int ldc)
+{
+	double		t0 = now();
+	int			i;
+
+	synth_backend_cpu()->matmul(backend, transA, transB, m, n, k, alpha, A, lda, B, ldb,
+								beta, C, ldc);
+	for (i = 0; i < nshapes; i++)
+		if (shapes[i].ta == transA && shapes[i].tb == transB && shapes[i].m == m &&
+			shapes[i].n == n && shapes[i].k == k)
+			break;
+	if (i == nshapes && nshapes < MAX_SHAPES)
+	{
+		shapes[i] = (GemmShape) {transA, transB, m, n, k, 0, 0};
+		nshapes++;
+	}
+	if (i < nshapes)
+	{
+		shapes[i].calls++;
+		shapes[i].seconds += now() - t0;
+	}
+}
+
+static void
+print_shapes(int steps)
+{
+	double		total = 0;
+
+	for (int i = 0; i < nshapes; i++)
+	{
+		GemmShape  *g = &shapes[i];
+		double		flops = 2.0 * g->m * g->n * g->k * g->calls;
+
+		printf("  gemm %c%c m %4d n %4d k %4d: %5.1f calls/step %7.3f ms/step %6.1f GFLOPS\n",
+			   g->ta ? 'T' : 'N', g->tb ? 'T' : 'N', g->m, g->n, g->k,
+			   (double) g->calls / steps, g->seconds * 1e3 / steps, flops / g->seconds * 1e-9);
+		total += g->seconds;
+	}
+	printf("  gemm total %.3f ms/step\n", total * 1e3 / steps);
+	nshapes = 0;
+}
+
+static void
+adult_layout(NnLayout *layout)
+{
+	int			nspans = sizeof(span_len) / sizeof(span_len[0]);
+	int			col = ncontinuous;
+
+	layout->nalpha = ncontinuous;
+	layout->nspans = nspans;
+	layout->span_start = malloc(sizeof(int) * nspans);
+	layout->span_len = span_len;
+	layout->span_discrete = malloc(sizeof(bool) * nspans);
+	layout->span_cond = malloc(sizeof(int) * nspans);
+	layout->cond_width = 0;
+	for (int s = 0; s < nspans; s++)
+	{
+		layout->span_start[s] = col;
+		col += span_len[s];
+		layout->span_discrete[s] = s >= ncontinuous;
+		layout->span_cond[s] = s >= ncontinuous ? layout->cond_width : -1;
+		if (s >= ncontinuous)
+			layout->cond_width += span_len[s];
+	}
+	layout->width = col;
+}
+
+/* One plausible encoded row into x (width): positions, one slot per span. */
+static void
+encoded_row(const NnLayout *layout, SynthReal *x)
+{
+	memset(x, 0, sizeof(SynthReal) * layout->width);
+	for (int a = 0; a < layout->nalpha; a++)
+		x[a] = (SynthReal) (2 * uniform() - 1);
+	for (int s = 0; s < layout->nspans; s++)
+		x[layout->span_start[s] + below(layout->span_len[s])] = 1;
+}
+
+static void *
+arena_alloc(size_t bytes)
+{
+	void	   *p = calloc(1, bytes ? bytes : 1);
+
+	if (!p)
+	{
+		fprintf(stderr, "out of memory\n");
+		exit(1);
+	}
+	return p;
+}
+
+static void
+bench_tvae(const SynthBackend *be, const NnLayout *layout, int steps)
+{
+	NnTvae		net;
+	NnTvaeConfig config;
+	NnArena		arena = {NULL, 0};
+	NnRng		rng = {1, 0};
+	NnParams   *p = &net.params;
+	double		t0,
+				c0,
+				t,
+				c,
+				best = 0;
+
+	memset(&net, 0, sizeof(net));
+	nn_tvae_config_default(&config);
+	nn_tvae_declare(&net, &config, layout);
+	nn_params_bind(p, arena_alloc(sizeof(SynthReal) * (p->count + p->state_count)),
+				   arena_alloc(sizeof(SynthReal) * p->count),
+				   arena_alloc(sizeof(SynthReal) * p->count),
+				   arena_alloc(sizeof(SynthReal) * p->count));
+	nn_params_init(be, p, &rng);
+	nn_tvae_layout(&net, &arena, BATCH);
+	arena.base = arena_alloc(arena.used);
+	arena.used = 0;
+	nn_tvae_layout(&net, &arena, BATCH);
+	for (int r = 0; r < BATCH; r++)
+		encoded_row(layout, net.x + (size_t) r * layout->width);
+
+	nn_tvae_step(be, &net, BATCH, &rng);	/* warm up */
+	t0 = now();
+	c0 = cpu_now();
+	for (int s = 0; s < steps; s++)
+	{
+		double		s0 = now();
+
+		nn_tvae_step(be, &net, BATCH, &rng);
+		s0 = now() - s0;
+		best = s == 0 || s0 < best ? s0 : best;
+	}
+	t = (now() - t0) / steps;
+	c = (cpu_now() - c0) / steps;
+	printf("tvae:  %.2f ms per step (CPU %.2f ms, fastest %.2f ms), %.3f s per epoch of %d steps\n",
+		   t * 1e3, c * 1e3, best * 1e3, t * ((ADULT_ROWS + BATCH - 1) / BATCH),
+		   (ADULT_ROWS + BATCH - 1) / BATCH);
+}
+
+static void
+bench_ctgan(const SynthBackend *be, const NnLayout *layout, int steps)
+{
+	NnCtgan		net;
+	NnCtganConfig config;
+	NnArena		arena = {NULL, 0};
+	NnRng		rng = {2, 0};
+	double		t0,
+				c0,
+				t,
+				c,
+				best = 0,
+				penalty,
+				cond_loss;
+	int			cw = layout->cond_width;
+
+	memset(&net, 0, sizeof(net));
+	nn_ctgan_config_default(&config);
+	nn_ctgan_declare(&net, &config, layout);
+	nn_params_bind(&net.gen, arena_alloc(sizeof(SynthReal) * (net.gen.count + net.gen.state_count)),
+				   arena_alloc(sizeof(SynthReal) * net.gen.count),
+				   arena_alloc(sizeof(SynthReal) * net.gen.count),
+				   arena_alloc(sizeof(SynthReal) * net.gen.count));
+	nn_params_bind(&net.dis, arena_alloc(sizeof(SynthReal) * net.dis.count),
+				   arena_alloc(sizeof(SynthReal) * net.dis.count),
+				   arena_alloc(sizeof(SynthReal) * net.dis.count),
+				   arena_alloc(sizeof(SynthReal) * net.dis.count));
+	nn_params_init(be, &net.gen, &rng);
+	nn_params_init(be, &net.dis, &rng);
+	nn_ctgan_layout(&net, &arena, BATCH, true);
+	arena.base = arena_alloc(arena.used);
+	arena.used = 0;
+	nn_ctgan_layout(&net, &arena, BATCH, true);
+	for (int r = 0; r < BATCH; r++)
+	{
+		SynthReal  *real = net.real + (size_t) r * net.row;
+		SynthReal  *cond = net.cond + (size_t) r * cw;
+		int			s = ncontinuous + below(layout->nspans - ncontinuous);
+		int			slot = layout->span_cond[s] + below(layout->span_len[s]);
+
+		encoded_row(layout, real);
+		memset(cond, 0, sizeof(SynthReal) * cw);
+		cond[slot] = 1;
+		memcpy(real + layout->width, cond, sizeof(SynthReal) * cw);
+	}
+
+	nn_ctgan_critic_step(be, &net, BATCH, &rng, &penalty);
+	nn_ctgan_generator_step(be, &net, BATCH, &rng, &cond_loss);
+	t0 = now();
+	c0 = cpu_now();
+	for (int s = 0; s < steps; s++)
+	{
+		double		s0 = now();
+
+		nn_ctgan_critic_step(be, &net, BATCH, &rng, &penalty);
+		nn_ctgan_generator_step(be, &net, BATCH, &rng, &cond_loss);
+		s0 = now() - s0;
+		best = s == 0 || s0 < best ? s0 : best;
+	}
+	t = (now() - t0) / steps;
+	c = (cpu_now() - c0) / steps;
+	printf("ctgan: %.2f ms per step (CPU %.2f ms, fastest %.2f ms), %.3f s per epoch of %d steps\n",
+		   t * 1e3, c * 1e3, best * 1e3, t * (ADULT_ROWS / BATCH), ADULT_ROWS / BATCH);
+}
+
+int
+main(int argc, char **argv)
+{
+	const SynthBackend *be = synth_backend_cpu();
+	bool		gemms = getenv("NN_ENGINE_GEMMS") != NULL;
+	NnLayout	layout;
+	int			steps = argc > 1 ? atoi(argv[1]) : 100;
+	const char *which = argc > 2 ? argv[2] : "both";
+
+	adult_layout(&layout);
+	printf("nn engine on the CPU backend: width %d, conditional vector %d, batch %d, %d steps\n",
+		   layout.width, layout.cond_width, BATCH, steps);
+	if (gemms)
+	{
+		timed_backend = *be;
+		timed_backend.matmul = timed_matmul;
+		be = &timed_backend;
+	}
+	if (strcmp(which, "ctgan") != 0)
+	{
+		bench_tvae(be, &layout, steps);
+		if (gemms)
+			print_shapes(steps + 1);
+	}
+	if (strcmp(which, "tvae") != 0)
+	{
+		bench_ctgan(be, &layout, steps);
+		if (gemms)
+			print_shapes(steps + 1);
+	}
+	return 0;
+}
