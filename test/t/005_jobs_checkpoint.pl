@@ -1,7 +1,8 @@
 # Checkpoints of neural trainings run as jobs: a tvae job killed (-9) after
 # a checkpoint resumes from it (not from epoch 1), stores one model, and
 # its weights are those of an uninterrupted training with the same seed (so
-# the checkpoint holds the whole state); a fast shutdown resumes likewise; a
+# the checkpoint holds the whole state); a ctgan job likewise; a fast
+# shutdown resumes too; a
 # corrupt checkpoint is discarded with a WARNING; checkpoints are deleted
 # when a job ends; pg_terminate_backend of a job's worker fails the job.
 
@@ -83,6 +84,20 @@ is($node->safe_psql('postgres', "SELECT count(*) FROM synth.models"), '3',
 is(weights_md5($model), $reference,
 	'its weights are those of the uninterrupted training with the same seed');
 is(checkpoint_epoch($job), '0', 'its checkpoint is deleted');
+
+# ---- ctgan likewise: two networks, batch-norm statistics, dropout's stream
+$node->safe_psql('postgres', "CREATE TABLE s AS SELECT * FROM t WHERE id <= 500");
+my $ctgan_options = q('{"epochs": 80, "batch_size": 100, "seed": 7, "device": "cpu", "progress_every": 0}');
+my $ctgan_reference = weights_md5($node->safe_psql('postgres', "SELECT synth_train('s', 'ctgan', $ctgan_options)"));
+$job = $node->safe_psql('postgres', "SELECT synth_train_async('s', 'ctgan', $ctgan_options)");
+$saved = wait_checkpoint($job);
+$pid = $node->safe_psql('postgres', "SELECT worker_pid FROM synth.jobs WHERE id = $job");
+ok(kill('KILL', $pid), "kill -9 of the ctgan job's worker after its checkpoint at epoch $saved");
+wait_for($node, "SELECT state, attempts FROM synth.jobs WHERE id = $job", 'succeeded|2',
+	'the ctgan job succeeds on its second attempt');
+ok($node->log_contains("synth job $job resumes ctgan from its checkpoint after epoch"), 'resumed from its checkpoint');
+is(weights_md5($node->safe_psql('postgres', "SELECT model_id FROM synth.jobs WHERE id = $job")), $ctgan_reference,
+	'with the weights of the uninterrupted ctgan training');
 
 # ---- a fast shutdown (SIGTERM from the postmaster) resumes at the next start
 $job = queue(80);
