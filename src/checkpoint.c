@@ -106,6 +106,7 @@ synth_checkpoint_save(int epoch, bytea *state)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "synth: SPI_connect failed");
 	PushActiveSnapshot(GetTransactionSnapshot());
+	synth_job_check_target();
 	if (SPI_execute_with_args("INSERT INTO synth.checkpoints (job_id, epoch, state) VALUES ($1, $2, $3) "
 							  "ON CONFLICT (job_id) DO UPDATE SET epoch = excluded.epoch, "
 							  "state = excluded.state, created_at = clock_timestamp()",

@@ -1038,6 +1038,19 @@ synth_job_attach(void)
 	MemoryContextSwitchTo(cxt);
 }
 
+/*
+ * In the transaction of a checkpoint, between epochs: ensure the table and
+ * the role of the job being trained still exist, so that a job whose table
+ * was dropped during its epochs fails at its next checkpoint, not hours
+ * later when it comes to store its model.
+ */
+void
+synth_job_check_target(void)
+{
+	if (TrainingJob != NULL)
+		CheckJobTarget(TrainingJob);
+}
+
 /* In the training's transaction: mark the job succeeded with its model. */
 static void
 finish_job(SynthJob *job, int64 model_id)

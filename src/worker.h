@@ -87,6 +87,7 @@ extern int64 synth_current_job(void);
 extern int	synth_job_slots_copy(Oid dboid, SynthWorkerSlot *slots);
 extern bool synth_job_detach(void);
 extern void synth_job_attach(void);
+extern void synth_job_check_target(void);
 
 /*
  * Progress of the training running in this process.  No-ops unless the

@@ -2,9 +2,11 @@
 # a checkpoint resumes from it (not from epoch 1), stores one model, and
 # its weights are those of an uninterrupted training with the same seed (so
 # the checkpoint holds the whole state); a ctgan job likewise; a fast
-# shutdown resumes too; a
-# corrupt checkpoint is discarded with a WARNING; checkpoints are deleted
-# when a job ends; pg_terminate_backend of a job's worker fails the job.
+# shutdown resumes too; a corrupt checkpoint is discarded with a WARNING; a
+# read that wrote is not committed apart from its model; checkpoints are
+# deleted when a job ends (succeeded, cancelled, failed); a table dropped
+# during the epochs fails its job at the next checkpoint;
+# pg_terminate_backend of a job's worker fails the job.
 
 use strict;
 use warnings;
@@ -143,6 +145,17 @@ is($node->safe_psql('postgres', "SELECT synth_job_wait($job, '60s')"), 'cancelle
 is($node->safe_psql('postgres', "SELECT model_id IS NULL, attempts FROM synth.jobs WHERE id = $job"), 't|1',
 	'without a model');
 is(checkpoint_epoch($job), '0', 'and without its checkpoint');
+
+# ---- a table dropped during the epochs fails its job at the next checkpoint
+$node->safe_psql('postgres', "CREATE TABLE gone AS SELECT * FROM t");
+$job = $node->safe_psql('postgres', "SELECT synth_train_async('gone', 'tvae', " . options(100000) . ")");
+wait_checkpoint($job);
+$node->safe_psql('postgres', "DROP TABLE gone");
+is($node->safe_psql('postgres', "SELECT synth_job_wait($job, '60s')"), 'failed',
+	'a job whose table is dropped during its epochs fails (DROP TABLE did not wait for it)');
+like($node->safe_psql('postgres', "SELECT error FROM synth.jobs WHERE id = $job"),
+	qr/^table "public.gone" of synth job $job no longer exists/, 'saying its table no longer exists');
+is(checkpoint_epoch($job), '0', 'and its checkpoint is deleted');
 
 # ---- pg_terminate_backend of the worker fails the job, which is not resumed
 $job = queue(100000);
