@@ -11,9 +11,9 @@
  * parent's value), plus scale x its real rows whose context foreign key was
  * NULL (conditioned on a NULL context).  Every other foreign key is filled
  * from the synthetic parents by their generated children counts: a shuffled
- * pool in which each parent appears as often as its count says (then draws
- * weighted by the counts), so that the degree distribution is the learned
- * one; a nullable one is NULL as often as the model's "?fk" flag says.
+ * pool in which each parent appears as often as its count says (then more
+ * such shuffles), so that the degree distribution is the learned one; a
+ * nullable one is NULL as often as the model's "?fk" flag says.
  * Foreign keys that close a cycle or reference their own table are NULL when
  * rows go in and filled by UPDATE once every table is filled.
  *
@@ -31,9 +31,19 @@
  * (synth_copula_condition_restricted); each row is checked against the whole
  * predicate over the target table and drawn again when it misses.
  *
- * Memory: per synthetic row, what later tables need of it (the key values
- * children point at, the children counts and the context values); generated
- * rows themselves live one batch at a time.
+ * Memory does not grow with the rows: what later tables need of each
+ * synthetic row (the key values children point at, its children counts, its
+ * context values) goes, a batch at a time, into a temporary table per table
+ * (dropped at the end), and is read back through cursors a batch at a time:
+ * in order for the children of context parents, shuffled by a hash of the
+ * seed (a sort the database spills to disk past work_mem) for the other
+ * foreign keys.  Generated rows live one batch at a time.  What still grows
+ * is the set of parent pairs already used by a UNIQUE key over several
+ * foreign keys, kept only for tables that have one.
+ *
+ * SPI calls return in SPI's procedure context: functions here that call SPI
+ * switch back to their caller's context, so that per-batch memory is never
+ * left in it.
  *
  *-------------------------------------------------------------------------
  */
@@ -80,6 +90,24 @@ typedef struct ParamCol
 	int			n;
 } ParamCol;
 
+/* A kept row of a table, read back by a later one: its kept columns. */
+typedef struct ParentRow
+{
+	int64		idx;
+	Datum	   *vals;
+	bool	   *nulls;
+} ParentRow;
+
+/* A cursor over a table's kept rows, fetched a batch at a time. */
+typedef struct KeptReader
+{
+	struct FillTable *ft;
+	Portal		portal;			/* NULL: not open */
+	SPITupleTable *chunk;
+	uint64		pos;
+	uint64		n;
+} KeptReader;
+
 /* Where an inserted column's value comes from. */
 typedef struct InsertCol
 {
@@ -123,18 +151,26 @@ typedef struct FillTable
 	InsertCol  *icols;
 	SPIPlanPtr	insert_plan;
 
-	/* kept per synthetic row for later tables */
-	MemoryContext keepcxt;
+	/*
+	 * Kept per synthetic row for later tables, in a temporary table (its
+	 * columns k0, k1, ...): the row's index, its children count per foreign
+	 * key whose parent this is, its context values (value, or category index:
+	 * -1 NULL, -2 unknown), the key values children point at (refs), and per
+	 * deferred foreign key whether it stays NULL.
+	 */
+	char	   *kept_name;		/* NULL: nothing is kept */
+	int			nkept;
+	ParamCol   *kept;			/* a batch's values, per column */
+	int16	   *kept_len;
+	bool	   *kept_byval;
+	SPIPlanPtr	kept_plan;
+	int		   *count_col;		/* per plan fk whose parent this is: its column, else -1 */
+	int			ctx_col;		/* the first context column */
+	int			ref_col;		/* the first ref column */
 	int			nref;
 	AttrNumber	ref_att[SYNTH_MT_MAX_FK_KEYS * 4];	/* target attnums */
-	int16		ref_len[SYNTH_MT_MAX_FK_KEYS * 4];
-	bool		ref_byval[SYNTH_MT_MAX_FK_KEYS * 4];
-	Datum	   *refs;			/* nrows x nref */
-	bool	   *refnull;
-	int32	  **counts;			/* per plan fk whose parent this is: nrows */
 	int			nctx;
 	int		   *ctx_viewcol;	/* own view columns kept as children's context */
-	double	   *ctx;			/* nrows x nctx: value, or category index (-1 NULL, -2 unknown) */
 
 	/* CHECK constraints */
 	int			nchecks;
@@ -157,24 +193,18 @@ typedef struct FillFk
 	int32		child_typmod[SYNTH_MT_MAX_FK_KEYS];
 	Oid			child_typid[SYNTH_MT_MAX_FK_KEYS];
 	int			nullflag_col;	/* the child's "?fk" view column, or -1 */
+	int			null_col;		/* deferred: the child's kept column "stays NULL" */
 
-	/* drawing parents by their children counts */
-	bool		ready;
-	SynthRng	rng;
-	int64	   *pool;
-	int64		npool;
-	int64		pool_pos;
-	double	   *cum;			/* cumulative counts, for draws past the pool */
-	bool	   *used;			/* one-to-one: parents taken */
-	int64	   *perm;			/* one-to-one: parents in random order, past the pool */
-	int64		perm_pos;
-
-	bool	   *deferred_null;	/* deferred: per child row, is it NULL */
+	/* drawing parents by their children counts: rounds of a shuffled pool */
+	KeptReader	draws;
+	int			round;
+	int64		npool;			/* -1: not counted yet */
+	bool		exhausted;		/* one-to-one: every parent taken */
 } FillFk;
 
 typedef struct Pending
 {
-	int64		parent;			/* context parent row, or -1 */
+	ParentRow  *parent;			/* context parent row, or NULL */
 	int			tries;			/* draws that failed a constraint */
 	int			ctries;			/* draws that failed the table's condition */
 	int			stratum;		/* rebalancing: the row's category, else 0 */
@@ -191,6 +221,7 @@ typedef struct Fill
 	FillTable  *tables;
 	FillFk	   *fks;
 	MemoryContext cxt;			/* lives as long as the fill */
+	Size		peak;			/* the most memory cxt held after a batch */
 } Fill;
 
 static uint64
@@ -301,131 +332,185 @@ draw_in(SynthRng *rng, double lo, double hi)
 	return Min(Max(u, U_EPS), 1.0 - U_EPS);
 }
 
-/* ---- drawing parents by their children counts ---- */
+/* ---- kept rows ---- */
+
+/* Open a cursor over table ft's kept rows: "SELECT k.* FROM kept k" and from_order. */
+static void
+reader_open(KeptReader *r, FillTable *ft, const char *from_order)
+{
+	MemoryContext caller = CurrentMemoryContext;	/* SPI returns in its own */
+	char	   *sql = psprintf("SELECT k.* FROM %s AS k%s", ft->kept_name, from_order ? from_order : "");
+	SPIPlanPtr	plan = SPI_prepare(sql, 0, NULL);
+
+	if (plan == NULL)
+		elog(ERROR, "synth: could not prepare \"%s\": %s", sql, SPI_result_code_string(SPI_result));
+	r->ft = ft;
+	r->portal = SPI_cursor_open(NULL, plan, NULL, NULL, false);
+	r->chunk = NULL;
+	r->pos = r->n = 0;
+	SPI_freeplan(plan);
+	MemoryContextSwitchTo(caller);
+}
 
 static void
-fk_prepare_draws(Fill *fill, int f)
+reader_close(KeptReader *r)
+{
+	MemoryContext caller = CurrentMemoryContext;	/* SPI returns in its own */
+
+	if (r->chunk)
+		SPI_freetuptable(r->chunk);
+	if (r->portal)
+		SPI_cursor_close(r->portal);
+	r->portal = NULL;
+	r->chunk = NULL;
+	MemoryContextSwitchTo(caller);
+}
+
+/* The next kept row, copied into cxt; NULL at the end (the cursor closes). */
+static ParentRow *
+reader_next(KeptReader *r, MemoryContext cxt)
+{
+	FillTable  *ft = r->ft;
+	HeapTuple	tup;
+	ParentRow  *p;
+	MemoryContext caller = CurrentMemoryContext;	/* SPI returns in its own */
+
+	if (r->portal == NULL)
+		return NULL;
+	if (r->pos >= r->n)
+	{
+		if (r->chunk)
+			SPI_freetuptable(r->chunk);
+		r->chunk = NULL;
+		SPI_cursor_fetch(r->portal, true, FILL_BATCH);
+		r->chunk = SPI_tuptable;
+		r->n = SPI_processed;
+		r->pos = 0;
+		MemoryContextSwitchTo(caller);
+		if (r->n == 0)
+		{
+			reader_close(r);
+			return NULL;
+		}
+	}
+	tup = r->chunk->vals[r->pos++];
+	MemoryContextSwitchTo(cxt);
+	p = palloc(sizeof(ParentRow));
+	p->vals = palloc(sizeof(Datum) * ft->nkept);
+	p->nulls = palloc(sizeof(bool) * ft->nkept);
+	heap_deform_tuple(tup, r->chunk->tupdesc, p->vals, p->nulls);
+	for (int i = 0; i < ft->nkept; i++)
+		if (!p->nulls[i] && !ft->kept_byval[i])
+			p->vals[i] = datumCopy(p->vals[i], false, ft->kept_len[i]);
+	p->idx = DatumGetInt64(p->vals[0]);
+	MemoryContextSwitchTo(caller);
+	return p;
+}
+
+/* A copy of a kept row in cxt. */
+static ParentRow *
+copy_row(FillTable *ft, const ParentRow *src, MemoryContext cxt)
+{
+	MemoryContext oldcxt = MemoryContextSwitchTo(cxt);
+	ParentRow  *p = palloc(sizeof(ParentRow));
+
+	p->idx = src->idx;
+	p->vals = palloc(sizeof(Datum) * ft->nkept);
+	p->nulls = palloc(sizeof(bool) * ft->nkept);
+	for (int i = 0; i < ft->nkept; i++)
+	{
+		p->nulls[i] = src->nulls[i];
+		p->vals[i] = src->nulls[i] ? (Datum) 0 :
+			datumCopy(src->vals[i], ft->kept_byval[i], ft->kept_len[i]);
+	}
+	MemoryContextSwitchTo(oldcxt);
+	return p;
+}
+
+/* One number a query over the kept rows returns. */
+static int64
+kept_count(FillTable *ft, const char *expr)
+{
+	MemoryContext caller = CurrentMemoryContext;	/* SPI returns in its own */
+	char	   *sql = psprintf("SELECT coalesce(%s, 0)::int8 FROM %s AS k", expr, ft->kept_name);
+	bool		isnull;
+	int64		n;
+
+	if (SPI_execute(sql, false, 1) != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "synth: could not read kept rows: \"%s\"", sql);
+	n = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	SPI_freetuptable(SPI_tuptable);
+	MemoryContextSwitchTo(caller);
+	return isnull ? 0 : n;
+}
+
+/* ---- drawing parents by their children counts ---- */
+
+/*
+ * A parent row for foreign key f, copied into cxt; NULL: none left.  Parents
+ * come in rounds, each a shuffle (by a hash of the seed) of the pool in
+ * which every parent appears as often as its children count says, read
+ * through a cursor so that nothing grows with the parents: one round is the
+ * learned degree distribution exactly, further rounds draw by the counts
+ * again (each parent once per round when every count is 0).  A one-to-one
+ * foreign key takes the pool's parents, then the others, each once.
+ */
+static ParentRow *
+fk_draw(Fill *fill, int f, MemoryContext cxt)
 {
 	FillFk	   *ff = &fill->fks[f];
 	FillTable  *parent = &fill->tables[ff->fk->parent];
-	int64		n = parent->nrows;
-	int32	   *counts = parent->counts[f];
-	int64		k = 0;
-	double		total = 0.0;
-	MemoryContext oldcxt;
+	int			cc = parent->count_col ? parent->count_col[f] : -1;
 
-	if (ff->ready)
-		return;
-	ff->ready = true;
-	oldcxt = MemoryContextSwitchTo(fill->cxt);
-	synth_rng_seed(&ff->rng, mix_seed(fill->seed, 1000 + f));
-	ff->npool = 0;
-	for (int64 i = 0; i < n; i++)
-		ff->npool += counts[i];
-	ff->pool = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(int64) * Max(ff->npool, 1));
-	ff->cum = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(double) * Max(n, 1));
-	for (int64 i = 0; i < n; i++)
+	if (parent->nrows == 0 || parent->kept_name == NULL || ff->exhausted)
+		return NULL;
+	for (;;)
 	{
-		for (int32 c = 0; c < counts[i]; c++)
-			ff->pool[k++] = i;
-		total += counts[i];
-		ff->cum[i] = total;
-	}
-	/* Fisher-Yates */
-	for (int64 i = ff->npool - 1; i > 0; i--)
-	{
-		int64		j = (int64) synth_rng_below(&ff->rng, (uint64) i + 1);
-		int64		t = ff->pool[i];
+		ParentRow  *p;
 
-		ff->pool[i] = ff->pool[j];
-		ff->pool[j] = t;
-	}
-	if (ff->fk->unique)
-	{
-		ff->used = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(bool) * Max(n, 1));
-		memset(ff->used, 0, sizeof(bool) * Max(n, 1));
-		ff->perm = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(int64) * Max(n, 1));
-		for (int64 i = 0; i < n; i++)
-			ff->perm[i] = i;
-		for (int64 i = n - 1; i > 0; i--)
+		if (ff->draws.portal == NULL)
 		{
-			int64		j = (int64) synth_rng_below(&ff->rng, (uint64) i + 1);
-			int64		t = ff->perm[i];
+			int64		salt = (int64) mix_seed(fill->seed, 1000 + f + 7919 * ff->round);
+			char	   *order;
 
-			ff->perm[i] = ff->perm[j];
-			ff->perm[j] = t;
-		}
-	}
-	MemoryContextSwitchTo(oldcxt);
-}
-
-/* A parent row for foreign key f: from the pool, then weighted by counts; -1: none left. */
-static int64
-fk_draw(Fill *fill, int f)
-{
-	FillFk	   *ff = &fill->fks[f];
-	int64		n = fill->tables[ff->fk->parent].nrows;
-
-	fk_prepare_draws(fill, f);
-	if (n == 0)
-		return -1;
-	if (ff->fk->unique)
-	{
-		while (ff->pool_pos < ff->npool)
-		{
-			int64		p = ff->pool[ff->pool_pos++];
-
-			if (!ff->used[p])
-			{
-				ff->used[p] = true;
-				return p;
-			}
-		}
-		while (ff->perm_pos < n)
-		{
-			int64		p = ff->perm[ff->perm_pos++];
-
-			if (!ff->used[p])
-			{
-				ff->used[p] = true;
-				return p;
-			}
-		}
-		return -1;
-	}
-	if (ff->pool_pos < ff->npool)
-		return ff->pool[ff->pool_pos++];
-	if (ff->cum[n - 1] <= 0.0)
-		return (int64) synth_rng_below(&ff->rng, (uint64) n);
-	{
-		double		x = synth_rng_uniform(&ff->rng) * ff->cum[n - 1];
-		int64		lo = 0,
-					hi = n - 1;
-
-		while (lo < hi)
-		{
-			int64		mid = (lo + hi) / 2;
-
-			if (ff->cum[mid] <= x)
-				lo = mid + 1;
+			if (ff->npool < 0)
+				ff->npool = cc < 0 ? 0 : kept_count(parent, psprintf("sum(k.k%d)", cc));
+			if (ff->fk->unique)
+				order = cc < 0 ?
+					psprintf(" ORDER BY pg_catalog.hashint8extended(k.k0, " INT64_FORMAT ")", salt) :
+					psprintf(" ORDER BY k.k%d = 0, pg_catalog.hashint8extended(k.k0, " INT64_FORMAT ")",
+							 cc, salt);
+			else if (ff->npool > 0)
+				order = psprintf(", pg_catalog.generate_series(1, k.k%d) AS g"
+								 " ORDER BY pg_catalog.hashint8extended(k.k0 * 65536 + g, " INT64_FORMAT ")",
+								 cc, salt);
 			else
-				hi = mid;
+				order = psprintf(" ORDER BY pg_catalog.hashint8extended(k.k0, " INT64_FORMAT ")", salt);
+			reader_open(&ff->draws, parent, order);
+			ff->round++;
 		}
-		return lo;
+		p = reader_next(&ff->draws, cxt);
+		if (p != NULL)
+			return p;
+		if (ff->fk->unique)
+		{
+			ff->exhausted = true;
+			return NULL;
+		}
 	}
 }
 
 /* The value of key column k of foreign key f for parent row p, in the child's type. */
 static Datum
-fk_value(Fill *fill, int f, int k, int64 p, bool *isnull)
+fk_value(Fill *fill, int f, int k, ParentRow *p, bool *isnull)
 {
 	FillFk	   *ff = &fill->fks[f];
 	FillTable  *parent = &fill->tables[ff->fk->parent];
-	int64		pos = p * parent->nref + ff->ref_index[k];
+	int			col = parent->ref_col + ff->ref_index[k];
 	Datum		v;
 
-	*isnull = parent->refnull[pos];
-	v = parent->refs[pos];
+	*isnull = p->nulls[col];
+	v = p->vals[col];
 	if (!*isnull && ff->convert[k])
 		v = OidInputFunctionCall(ff->child_input[k],
 								 OidOutputFunctionCall(ff->parent_output[k], v),
@@ -444,8 +529,6 @@ add_ref(FillTable *ft, AttrNumber target_att)
 	if (ft->nref >= lengthof(ft->ref_att))
 		elog(ERROR, "synth: too many referenced columns in table \"%s\"", ft->pt->name);
 	ft->ref_att[ft->nref] = target_att;
-	get_typlenbyval(TupleDescAttr(RelationGetDescr(ft->rel), target_att - 1)->atttypid,
-					&ft->ref_len[ft->nref], &ft->ref_byval[ft->nref]);
 	return ft->nref++;
 }
 
@@ -564,6 +647,100 @@ prepare_uniques(Fill *fill, int t)
 	}
 }
 
+/*
+ * The temporary table of what later tables need of table t's rows (see
+ * FillTable), and the INSERT that adds a batch of them.
+ */
+static void
+prepare_kept(Fill *fill, int t)
+{
+	FillTable  *ft = &fill->tables[t];
+	SynthMtPlan *plan = fill->plan;
+	TupleDesc	desc = RelationGetDescr(ft->rel);
+	Oid		   *types = palloc(sizeof(Oid) * (2 + plan->nfks * 2 + ft->nctx + ft->nref));
+	int32	   *typmods = palloc(sizeof(int32) * (2 + plan->nfks * 2 + ft->nctx + ft->nref));
+	Oid		   *argtypes;
+	int			n = 0;
+	bool		any = false;
+	StringInfoData sql;
+	StringInfoData sel;
+
+	ft->count_col = palloc(sizeof(int) * Max(plan->nfks, 1));
+	types[n] = INT8OID;
+	typmods[n++] = -1;			/* k0: the row's index */
+	for (int f = 0; f < plan->nfks; f++)
+	{
+		ft->count_col[f] = -1;
+		if (plan->fks[f].parent == t)
+		{
+			ft->count_col[f] = n;
+			types[n] = INT4OID;
+			typmods[n++] = -1;
+			any = true;
+		}
+	}
+	ft->ctx_col = n;
+	for (int i = 0; i < ft->nctx; i++)
+	{
+		types[n] = FLOAT8OID;
+		typmods[n++] = -1;
+		any = true;
+	}
+	ft->ref_col = n;
+	for (int i = 0; i < ft->nref; i++)
+	{
+		types[n] = TupleDescAttr(desc, ft->ref_att[i] - 1)->atttypid;
+		typmods[n++] = TupleDescAttr(desc, ft->ref_att[i] - 1)->atttypmod;
+		any = true;
+	}
+	for (int f = 0; f < plan->nfks; f++)
+		if (plan->fks[f].child == t && plan->fks[f].deferred)
+		{
+			fill->fks[f].null_col = n;
+			types[n] = BOOLOID;
+			typmods[n++] = -1;
+			any = true;
+		}
+	if (!any)
+		return;
+
+	ft->nkept = n;
+	ft->kept = palloc0(sizeof(ParamCol) * n);
+	ft->kept_len = palloc(sizeof(int16) * n);
+	ft->kept_byval = palloc(sizeof(bool) * n);
+	ft->kept_name = psprintf("pg_temp.synth_materialize_kept_%d", t);
+	argtypes = palloc(sizeof(Oid) * n);
+	initStringInfo(&sql);
+	initStringInfo(&sel);
+	appendStringInfo(&sql, "CREATE TEMPORARY TABLE %s (", ft->kept_name);
+	for (int i = 0; i < n; i++)
+	{
+		param_init(&ft->kept[i], types[i], typmods[i], FILL_BATCH);
+		get_typlenbyval(types[i], &ft->kept_len[i], &ft->kept_byval[i]);
+		argtypes[i] = get_array_type(ft->kept[i].elemtype);
+		appendStringInfo(&sql, "%sk%d %s", i > 0 ? ", " : "", i,
+						 format_type_with_typemod(types[i], typmods[i]));
+		if (i > 0)
+			appendStringInfoString(&sel, ", ");
+		param_sql(&sel, &ft->kept[i], i + 1);
+	}
+	appendStringInfoString(&sql, ") ON COMMIT DROP");
+	if (SPI_execute(sql.data, false, 0) != SPI_OK_UTILITY)
+		elog(ERROR, "synth: could not create \"%s\"", ft->kept_name);
+
+	resetStringInfo(&sql);
+	appendStringInfo(&sql, "INSERT INTO %s SELECT %s FROM ROWS FROM (", ft->kept_name, sel.data);
+	for (int i = 0; i < n; i++)
+		appendStringInfo(&sql, "%spg_catalog.unnest($%d)", i > 0 ? ", " : "", i + 1);
+	appendStringInfoString(&sql, ") AS v(");
+	for (int i = 0; i < n; i++)
+		appendStringInfo(&sql, "%sc%d", i > 0 ? ", " : "", i + 1);
+	appendStringInfoChar(&sql, ')');
+	ft->kept_plan = SPI_prepare(sql.data, n, argtypes);
+	if (ft->kept_plan == NULL)
+		elog(ERROR, "synth: could not prepare \"%s\": %s", sql.data, SPI_result_code_string(SPI_result));
+}
+
 static void
 prepare_table(Fill *fill, int t)
 {
@@ -585,8 +762,6 @@ prepare_table(Fill *fill, int t)
 	ft->rel = relation_open(relid, RowExclusiveLock);
 	desc = RelationGetDescr(ft->rel);
 	ft->icols = palloc0(sizeof(InsertCol) * Max(desc->natts, 1));
-	ft->keepcxt = AllocSetContextCreate(CurrentMemoryContext, "synth materialize kept values",
-										ALLOCSET_DEFAULT_SIZES);
 
 	/* the inserted columns: own modelled ones and foreign key columns */
 	for (int i = 0; i < desc->natts; i++)
@@ -691,6 +866,7 @@ prepare_table(Fill *fill, int t)
 					ft->ctx_viewcol[ft->nctx++] = c;
 		}
 
+	prepare_kept(fill, t);
 	prepare_checks(ft);
 	prepare_uniques(fill, t);
 }
@@ -706,6 +882,7 @@ prepare_fk(Fill *fill, int f)
 
 	ff->fk = fk;
 	ff->nullflag_col = -1;
+	ff->npool = -1;
 	for (int c = 0; c < child->pt->ncols; c++)
 		if (child->pt->cols[c].role == SYNTH_MT_NULLFLAG && child->pt->cols[c].fk == f)
 			ff->nullflag_col = c;
@@ -730,6 +907,7 @@ prepare_fk(Fill *fill, int f)
 static void
 flush_insert(FillTable *ft, int nrows)
 {
+	MemoryContext caller = CurrentMemoryContext;	/* SPI returns in its own */
 	Datum	   *args = palloc(sizeof(Datum) * Max(ft->ninsert, 1));
 	int			ret;
 
@@ -740,11 +918,27 @@ flush_insert(FillTable *ft, int nrows)
 	if (ft->ninsert == 0)
 		args[0] = Int32GetDatum(nrows);
 	ret = SPI_execute_plan(ft->insert_plan, args, NULL, false, 0);
+	MemoryContextSwitchTo(caller);
 	if (ret != SPI_OK_INSERT)
 		elog(ERROR, "synth: could not insert into \"%s\": %s", ft->pt->name,
 			 SPI_result_code_string(ret));
 	for (int i = 0; i < ft->ninsert; i++)
 		ft->icols[i].param.n = 0;
+
+	/* and what later tables need of the rows */
+	if (ft->kept_name != NULL)
+	{
+		args = palloc(sizeof(Datum) * ft->nkept);
+		for (int i = 0; i < ft->nkept; i++)
+			args[i] = param_array(&ft->kept[i]);
+		ret = SPI_execute_plan(ft->kept_plan, args, NULL, false, 0);
+		MemoryContextSwitchTo(caller);
+		if (ret != SPI_OK_INSERT)
+			elog(ERROR, "synth: could not keep rows of \"%s\": %s", ft->pt->name,
+				 SPI_result_code_string(ret));
+		for (int i = 0; i < ft->nkept; i++)
+			ft->kept[i].n = 0;
+	}
 }
 
 /* The constraint (CHECK or UNIQUE over foreign keys) the table's rows failed most. */
@@ -839,7 +1033,7 @@ prepare_context(Fill *fill, int t, int *nctx, bool **known)
 
 /* Fill the known (context) dimensions of one row of uniform scores. */
 static void
-condition_row(Fill *fill, FillTable *ft, ChildContext *cc, int nctx, int64 parent,
+condition_row(Fill *fill, FillTable *ft, ChildContext *cc, int nctx, ParentRow *parent,
 			  double *u, SynthRng *rng)
 {
 	FillTable  *pt = &fill->tables[fill->plan->fks[ft->pt->context].parent];
@@ -853,7 +1047,7 @@ condition_row(Fill *fill, FillTable *ft, ChildContext *cc, int nctx, int64 paren
 		bool		isnull;
 
 		/* an orphan's context is NULL; an unknown value leaves the score free */
-		if (parent < 0)
+		if (parent == NULL)
 			isnull = true;
 		else if (cc[i].slot < 0)
 		{
@@ -864,7 +1058,7 @@ condition_row(Fill *fill, FillTable *ft, ChildContext *cc, int nctx, int64 paren
 		}
 		else
 		{
-			x = pt->ctx[parent * pt->nctx + cc[i].slot];
+			x = DatumGetFloat8(parent->vals[pt->ctx_col + cc[i].slot]);
 			isnull = (cc[i].parent_kind == SYNTH_KIND_CATEGORICAL) ? (x == -1.0) : isnan(x);
 		}
 
@@ -901,8 +1095,8 @@ condition_row(Fill *fill, FillTable *ft, ChildContext *cc, int nctx, int64 paren
 
 /* Parent rows for each foreign key of the row; false if a UNIQUE key could not be kept. */
 static bool
-choose_parents(Fill *fill, int t, int64 context_parent, const Datum *values, const bool *nulls,
-			   int64 *chosen, UniqueFks **failed)
+choose_parents(Fill *fill, int t, ParentRow *context_parent, const Datum *values, const bool *nulls,
+			   ParentRow **chosen, UniqueFks **failed)
 {
 	SynthMtPlan *plan = fill->plan;
 	FillTable  *ft = &fill->tables[t];
@@ -913,7 +1107,7 @@ choose_parents(Fill *fill, int t, int64 context_parent, const Datum *values, con
 		SynthMtFk  *fk = &plan->fks[f];
 		FillFk	   *ff = &fill->fks[f];
 
-		chosen[f] = -1;
+		chosen[f] = NULL;
 		if (fk->child != t || fk->deferred)
 			continue;
 		if (fk->context)
@@ -924,8 +1118,8 @@ choose_parents(Fill *fill, int t, int64 context_parent, const Datum *values, con
 		if (ff->nullflag_col >= 0 && !nulls[ff->nullflag_col] &&
 			DatumGetBool(values[ff->nullflag_col]))
 			continue;
-		chosen[f] = fk_draw(fill, f);
-		if (chosen[f] < 0 && !fk->nullable)
+		chosen[f] = fk_draw(fill, f, CurrentMemoryContext);
+		if (chosen[f] == NULL && !fk->nullable)
 			ereport(ERROR,
 					(errcode(ERRCODE_FOREIGN_KEY_VIOLATION),
 					 errmsg("no synthetic row of table \"%s\" is left for foreign key \"%s\" of table \"%s\"",
@@ -946,7 +1140,7 @@ choose_parents(Fill *fill, int t, int64 context_parent, const Datum *values, con
 		{
 			for (int i = 0; i < u->nfk; i++)
 			{
-				key[i] = chosen[u->fks[i]];
+				key[i] = chosen[u->fks[i]] ? chosen[u->fks[i]]->idx : -1;
 				any_null |= key[i] < 0;
 			}
 			if (any_null)
@@ -956,7 +1150,7 @@ choose_parents(Fill *fill, int t, int64 context_parent, const Datum *values, con
 				break;
 			for (int i = 0; i < u->nfk; i++)
 				if (!plan->fks[u->fks[i]].context && !plan->fks[u->fks[i]].deferred)
-					chosen[u->fks[i]] = fk_draw(fill, u->fks[i]);
+					chosen[u->fks[i]] = fk_draw(fill, u->fks[i], CurrentMemoryContext);
 		}
 		if (found && !any_null)
 		{
@@ -969,7 +1163,7 @@ choose_parents(Fill *fill, int t, int64 context_parent, const Datum *values, con
 }
 
 static void
-remember_uniques(FillTable *ft, const int64 *chosen)
+remember_uniques(FillTable *ft, ParentRow *const *chosen)
 {
 	ListCell   *lc;
 
@@ -982,7 +1176,7 @@ remember_uniques(FillTable *ft, const int64 *chosen)
 
 		for (int i = 0; i < u->nfk; i++)
 		{
-			key[i] = chosen[u->fks[i]];
+			key[i] = chosen[u->fks[i]] ? chosen[u->fks[i]]->idx : -1;
 			any_null |= key[i] < 0;
 		}
 		if (!any_null)
@@ -990,25 +1184,20 @@ remember_uniques(FillTable *ft, const int64 *chosen)
 	}
 }
 
-/* Keep what later tables need of accepted row r (index idx). */
+/*
+ * Keep what later tables need of accepted row idx: added to the batch of
+ * kept rows that goes in with the table's batch (in the rows' memory).
+ */
 static void
 keep_row(Fill *fill, int t, int64 idx, const Datum *row, const bool *rownull,
 		 const Datum *values, const bool *nulls)
 {
 	FillTable  *ft = &fill->tables[t];
 	SynthMtPlan *plan = fill->plan;
-	MemoryContext oldcxt = MemoryContextSwitchTo(ft->keepcxt);
 
-	for (int i = 0; i < ft->nref; i++)
-	{
-		int			a = ft->ref_att[i] - 1;
-
-		ft->refnull[idx * ft->nref + i] = rownull[a];
-		ft->refs[idx * ft->nref + i] = rownull[a] ? (Datum) 0 :
-			datumCopy(row[a], ft->ref_byval[i], ft->ref_len[i]);
-	}
-	MemoryContextSwitchTo(oldcxt);
-
+	if (ft->kept_name == NULL)
+		return;
+	param_add(&ft->kept[0], Int64GetDatum(idx), false);
 	for (int f = 0; f < plan->nfks; f++)
 	{
 		SynthMtFk  *fk = &plan->fks[f];
@@ -1023,16 +1212,9 @@ keep_row(Fill *fill, int t, int64 idx, const Datum *row, const bool *rownull,
 					n = (int32) Min(Max(DatumGetInt64(values[c]), 0), PG_INT32_MAX);
 			if (fk->unique)
 				n = Min(n, 1);
-			ft->counts[f][idx] = n;
-		}
-		if (fk->child == t && fk->deferred)
-		{
-			int			c = fill->fks[f].nullflag_col;
-
-			fill->fks[f].deferred_null[idx] = c >= 0 && !nulls[c] && DatumGetBool(values[c]);
+			param_add(&ft->kept[ft->count_col[f]], Int32GetDatum(n), false);
 		}
 	}
-
 	for (int s = 0; s < ft->nctx; s++)
 	{
 		int			c = ft->ctx_viewcol[s];
@@ -1045,8 +1227,22 @@ keep_row(Fill *fill, int t, int64 idx, const Datum *row, const bool *rownull,
 			x = nulls[c] ? -1.0 : (double) category_of(enc, values[c]);
 		else
 			x = -2.0;
-		ft->ctx[idx * ft->nctx + s] = x;
+		param_add(&ft->kept[ft->ctx_col + s], Float8GetDatum(x), false);
 	}
+	for (int i = 0; i < ft->nref; i++)
+	{
+		int			a = ft->ref_att[i] - 1;
+
+		param_add(&ft->kept[ft->ref_col + i], row[a], rownull[a]);
+	}
+	for (int f = 0; f < plan->nfks; f++)
+		if (plan->fks[f].child == t && plan->fks[f].deferred)
+		{
+			int			c = fill->fks[f].nullflag_col;
+
+			param_add(&ft->kept[fill->fks[f].null_col],
+					  BoolGetDatum(c >= 0 && !nulls[c] && DatumGetBool(values[c])), false);
+		}
 }
 
 /* Ensure a table whose condition rejects nearly every row ends with an error, not a hang. */
@@ -1185,11 +1381,15 @@ fill_table(Fill *fill, int t)
 	int			nctx = 0;
 	bool	   *known = NULL;
 	FillTable  *cparent = NULL;
-	int32	   *ccounts = NULL;
+	int			ccount_col = -1;
+	KeptReader	parents;		/* the context parents' kept rows, in order */
+	bool		parents_done = true;
+	ParentRow  *cursor = NULL;	/* the context parent row whose children start */
+	int64		cursor_left = 0;	/* its children still to start */
+	MemoryContext pcxt[2];		/* parent rows of this batch, of the last one */
+	int			cur = 0;
 	int64		total = 0;
 	int64		orphans;
-	int64		cursor = 0;		/* next context parent row */
-	int64		cursor_left = 0;	/* its children still to start */
 	int64		free_left;		/* roots or orphans still to start */
 	Pending    *retry;
 	int			nretry = 0;
@@ -1209,7 +1409,7 @@ fill_table(Fill *fill, int t)
 	int64		cmisses = 0;	/* ... that failed it */
 	Datum	   *row = palloc(sizeof(Datum) * Max(natts, 1));
 	bool	   *rownull = palloc(sizeof(bool) * Max(natts, 1));
-	int64	   *chosen = palloc(sizeof(int64) * Max(plan->nfks, 1));
+	ParentRow **chosen = palloc(sizeof(ParentRow *) * Max(plan->nfks, 1));
 	MemoryContext rowcxt = AllocSetContextCreate(CurrentMemoryContext, "synth materialize rows",
 												 ALLOCSET_DEFAULT_SIZES);
 
@@ -1218,9 +1418,9 @@ fill_table(Fill *fill, int t)
 	if (pt->context >= 0)
 	{
 		cparent = &fill->tables[plan->fks[pt->context].parent];
-		ccounts = cparent->counts[pt->context];
-		for (int64 i = 0; i < cparent->nrows; i++)
-			total += ccounts[i];
+		ccount_col = cparent->count_col[pt->context];
+		if (cparent->nrows > 0)
+			total += kept_count(cparent, psprintf("sum(k.k%d)", ccount_col));
 		free_left = orphans;
 	}
 	else if (mc != NULL && mc->rows >= 0)
@@ -1231,20 +1431,17 @@ fill_table(Fill *fill, int t)
 	if (ft->model == NULL)
 		total = 0;				/* the real table was empty */
 	ft->nrows = total;
-
-	ft->refs = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(Datum) * Max(total * ft->nref, 1));
-	ft->refnull = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(bool) * Max(total * ft->nref, 1));
-	ft->counts = palloc0(sizeof(int32 *) * Max(plan->nfks, 1));
-	for (int f = 0; f < plan->nfks; f++)
-	{
-		if (plan->fks[f].parent == t)
-			ft->counts[f] = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(int32) * Max(total, 1));
-		if (plan->fks[f].child == t && plan->fks[f].deferred)
-			fill->fks[f].deferred_null = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(bool) * Max(total, 1));
-	}
-	ft->ctx = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(double) * Max(total * ft->nctx, 1));
 	if (total == 0)
 		return 0;
+	if (cparent != NULL && cparent->nrows > 0)
+	{
+		reader_open(&parents, cparent, NULL);
+		parents_done = false;
+	}
+	pcxt[0] = AllocSetContextCreate(CurrentMemoryContext, "synth materialize parents",
+									ALLOCSET_DEFAULT_SIZES);
+	pcxt[1] = AllocSetContextCreate(CurrentMemoryContext, "synth materialize parents",
+									ALLOCSET_DEFAULT_SIZES);
 
 	gen = synth_generator_create(ft->model, mix_seed(fill->seed, t + 1), FILL_BATCH);
 	if (pt->context >= 0)
@@ -1269,30 +1466,47 @@ fill_table(Fill *fill, int t)
 
 		CHECK_FOR_INTERRUPTS();
 
+		/*
+		 * The batch's parent rows live in pcxt[cur]; those of the rows drawn
+		 * again, and the parent whose children go on, are copied there from
+		 * the last batch's.
+		 */
+		cur = 1 - cur;
+		MemoryContextReset(pcxt[cur]);
+		if (cursor != NULL && cursor_left > 0)
+			cursor = copy_row(cparent, cursor, pcxt[cur]);
+
 		/* rows drawn again first, then new ones: children of the next parents, then free rows */
 		for (int i = 0; i < nret; i++)
-			batch[nb++] = retry[i];
+		{
+			batch[nb] = retry[i];
+			if (batch[nb].parent != NULL)
+				batch[nb].parent = copy_row(cparent, batch[nb].parent, pcxt[cur]);
+			nb++;
+		}
 		nretry = 0;
 		while (nb < FILL_BATCH)
 		{
-			if (cparent != NULL && cursor_left == 0 && cursor < cparent->nrows)
+			if (!parents_done && cursor_left == 0)
 			{
-				cursor_left = ccounts[cursor++];
+				cursor = reader_next(&parents, pcxt[cur]);
+				if (cursor == NULL)
+					parents_done = true;
+				else
+					cursor_left = DatumGetInt32(cursor->vals[ccount_col]);
 				continue;
 			}
 			if (cursor_left > 0)
 			{
-				batch[nb].parent = cursor - 1;
+				batch[nb].parent = cursor;
 				batch[nb].tries = batch[nb].ctries = 0;
 				batch[nb++].stratum = next_stratum(&srng, nstrata, strata_left);
 				cursor_left--;
 				continue;
 			}
-			if (cparent != NULL && cursor < cparent->nrows)
-				continue;
 			if (free_left == 0)
 				break;
-			batch[nb].parent = -1;
+			batch[nb].parent = NULL;
 			batch[nb].tries = batch[nb].ctries = 0;
 			batch[nb++].stratum = next_stratum(&srng, nstrata, strata_left);
 			free_left--;
@@ -1358,7 +1572,7 @@ fill_table(Fill *fill, int t)
 															  ic->typioparam,
 															  TupleDescAttr(desc, a)->atttypmod);
 						}
-						else if (chosen[ic->fk] >= 0)
+						else if (chosen[ic->fk] != NULL)
 							row[a] = fk_value(fill, ic->fk, ic->keypos, chosen[ic->fk], &rownull[a]);
 					}
 					if (check != NULL)
@@ -1405,8 +1619,8 @@ fill_table(Fill *fill, int t)
 
 					param_add(&ic->param, row[ic->attnum - 1], rownull[ic->attnum - 1]);
 				}
-				MemoryContextSwitchTo(oldcxt);
 				keep_row(fill, t, accepted, row, rownull, values, nulls);
+				MemoryContextSwitchTo(oldcxt);
 				accepted++;
 				inserted++;
 			}
@@ -1421,7 +1635,12 @@ fill_table(Fill *fill, int t)
 		if (check != NULL)
 			CheckConditionRate(ft, mc->where, ctries, cmisses);
 		CheckAcceptance(ft, attempts - cmisses, accepted);
+		fill->peak = Max(fill->peak, MemoryContextMemAllocated(fill->cxt, true));
 	}
+	if (!parents_done)
+		reader_close(&parents);
+	MemoryContextDelete(pcxt[0]);
+	MemoryContextDelete(pcxt[1]);
 	MemoryContextDelete(rowcxt);
 	if (left_out_cond > 0)
 		ereport(NOTICE,
@@ -1435,6 +1654,25 @@ fill_table(Fill *fill, int t)
 				 errhint("Their parent rows have fewer children than the model drew for them.")));
 	ft->nrows = accepted;
 	return accepted;
+}
+
+/* Run the second pass's UPDATE over the rows gathered in params; batchcxt is reset. */
+static void
+flush_update(SPIPlanPtr plan, ParamCol *params, int nparams, Datum *args,
+			 MemoryContext batchcxt, const char *table)
+{
+	MemoryContext oldcxt = MemoryContextSwitchTo(batchcxt);
+	int			ret;
+
+	for (int i = 0; i < nparams; i++)
+		args[i] = param_array(&params[i]);
+	ret = SPI_execute_plan(plan, args, NULL, false, 0);
+	MemoryContextSwitchTo(oldcxt);	/* SPI returns in its own */
+	if (ret != SPI_OK_UPDATE)
+		elog(ERROR, "synth: could not update \"%s\": %s", table, SPI_result_code_string(ret));
+	for (int i = 0; i < nparams; i++)
+		params[i].n = 0;
+	MemoryContextReset(batchcxt);
 }
 
 /* Fill the deferred foreign key f (a cycle's or a self-reference) by UPDATE. */
@@ -1458,6 +1696,7 @@ fill_deferred(Fill *fill, int f)
 												   ALLOCSET_DEFAULT_SIZES);
 	int64		pending = 0;
 	bool		self = fk->child == fk->parent;
+	KeptReader	rows;
 
 	if (child->nrows == 0)
 		return;
@@ -1507,45 +1746,36 @@ fill_deferred(Fill *fill, int f)
 	if (plan == NULL)
 		elog(ERROR, "synth: could not prepare \"%s\": %s", sql.data, SPI_result_code_string(SPI_result));
 
-	for (int64 r = 0; r <= child->nrows; r++)
+	/* the child's kept rows in order (which stay NULL, what finds them), parents drawn for each */
+	reader_open(&rows, child, NULL);
+	for (;;)
 	{
 		MemoryContext oldcxt;
-		int64		p;
+		ParentRow  *r;
+		ParentRow  *p;
 
-		if (pending == UPDATE_BATCH || (r == child->nrows && pending > 0))
+		if (pending == UPDATE_BATCH)
 		{
-			int			ret;
-
-			oldcxt = MemoryContextSwitchTo(batchcxt);
-			for (int i = 0; i < nparams; i++)
-				args[i] = param_array(&params[i]);
-			MemoryContextSwitchTo(oldcxt);
-			ret = SPI_execute_plan(plan, args, NULL, false, 0);
-			if (ret != SPI_OK_UPDATE)
-				elog(ERROR, "synth: could not update \"%s\": %s", pt->name, SPI_result_code_string(ret));
-			for (int i = 0; i < nparams; i++)
-				params[i].n = 0;
+			flush_update(plan, params, nparams, args, batchcxt, pt->name);
 			pending = 0;
-			MemoryContextReset(batchcxt);
 		}
-		if (r == child->nrows)
+		r = reader_next(&rows, batchcxt);
+		if (r == NULL)
 			break;
 		CHECK_FOR_INTERRUPTS();
-		if (ff->deferred_null[r])
+		if (DatumGetBool(r->vals[ff->null_col]))
 			continue;
-		p = fk_draw(fill, f);
+		p = fk_draw(fill, f, batchcxt);
 		/* nobody is their own parent */
-		for (int tries = 0; self && p == r && tries < 10; tries++)
-			p = fk_draw(fill, f);
-		if (self && p == r)
-			p = child->nrows > 1 ? (r + 1) % child->nrows : -1;
-		if (p < 0)
+		for (int tries = 0; self && p != NULL && p->idx == r->idx && tries < 10; tries++)
+			p = fk_draw(fill, f, batchcxt);
+		if (p == NULL || (self && p->idx == r->idx))
 			continue;
 
 		oldcxt = MemoryContextSwitchTo(batchcxt);
 		for (int k = 0; k < pt->nident; k++)
-			param_add(&params[k], child->refs[r * child->nref + ident_ref[k]],
-					  child->refnull[r * child->nref + ident_ref[k]]);
+			param_add(&params[k], r->vals[child->ref_col + ident_ref[k]],
+					  r->nulls[child->ref_col + ident_ref[k]]);
 		for (int k = 0; k < fk->nkeys; k++)
 		{
 			bool		isnull;
@@ -1556,6 +1786,8 @@ fill_deferred(Fill *fill, int f)
 		MemoryContextSwitchTo(oldcxt);
 		pending++;
 	}
+	if (pending > 0)
+		flush_update(plan, params, nparams, args, batchcxt, pt->name);
 	MemoryContextDelete(batchcxt);
 }
 
@@ -1597,9 +1829,16 @@ synth_mt_fill(SynthMtPlan *plan, SynthMtMember *members, SynthMtCond *conds,
 
 		for (int t = 0; t < plan->ntables; t++)
 			total += rows[t];
-		elog(DEBUG1, "synth_materialize: " INT64_FORMAT " rows, %zu bytes of memory held at the end",
-			 total, MemoryContextMemAllocated(fill.cxt, true));
+		elog(DEBUG1, "synth_materialize: " INT64_FORMAT " rows, %zu bytes of memory held at the end, %zu at most",
+			 total, MemoryContextMemAllocated(fill.cxt, true),
+			 Max(fill.peak, MemoryContextMemAllocated(fill.cxt, true)));
 	}
+	for (int f = 0; f < plan->nfks; f++)
+		reader_close(&fill.fks[f].draws);
+	for (int t = 0; t < plan->ntables; t++)
+		if (fill.tables[t].kept_name != NULL &&
+			SPI_execute(psprintf("DROP TABLE %s", fill.tables[t].kept_name), false, 0) != SPI_OK_UTILITY)
+			elog(ERROR, "synth: could not drop \"%s\"", fill.tables[t].kept_name);
 	for (int t = 0; t < plan->ntables; t++)
 	{
 		ExecDropSingleTupleTableSlot(fill.tables[t].slot);
