@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 #
-# bench/privacy.sh: quality of mst, the differentially private method, on
-# Adult at several epsilons.  Prints figures, never pass/fail.
+# bench/privacy.sh: quality of the differentially private methods, mst and
+# DP-SGD tvae, on Adult at several epsilons.  Prints figures, never pass/fail.
 #
-# For each epsilon (default 0.3 1 3 10) and each run: train mst on 80% of
+# For each method, each epsilon (default 0.3 1 3 10) and each run: train on 80% of
 # Adult's rows (the split and public bounds and domains of
 # sql/privacy_adult.sql), generate as many rows as the 20% holdout has, and
 # score them against the holdout with synth_evaluate; print the quality score,
@@ -21,6 +21,10 @@
 #   bench/privacy.sh --eps "0.5 2"  the epsilons
 #   bench/privacy.sh --runs N       runs per epsilon (default 3)
 #   bench/privacy.sh --bins N       bins of the number columns (default 32)
+#   bench/privacy.sh --methods "mst tvae"   the methods (default both)
+#   bench/privacy.sh --epochs N     tvae's epochs under DP-SGD (default 20)
+#   bench/privacy.sh --tvae-runs N  runs per epsilon of tvae (default 1: it
+#                                   trains for a minute or so on the CPU)
 #
 # The bench works in schema synth_bench_dp, which it drops at the end.
 #
@@ -32,13 +36,19 @@ EPSILONS="0.3 1 3 10"
 RUNS=3
 BINS=32
 START=0
+METHODS="mst tvae"
+EPOCHS=20
+TVAE_RUNS=1
 while [ $# -gt 0 ]; do
 	case "$1" in
 		--start) START=1 ;;
 		--eps) EPSILONS="$2"; shift ;;
 		--runs) RUNS="$2"; shift ;;
 		--bins) BINS="$2"; shift ;;
-		-h|--help) sed -n '2,25p' "$0"; exit 0 ;;
+		--methods) METHODS="$2"; shift ;;
+		--epochs) EPOCHS="$2"; shift ;;
+		--tvae-runs) TVAE_RUNS="$2"; shift ;;
+		-h|--help) sed -n '2,30p' "$0"; exit 0 ;;
 		*) echo "bench/privacy.sh: unknown argument $1 (try --help)" >&2; exit 2 ;;
 	esac
 	shift
@@ -119,28 +129,39 @@ SELECT jsonb_build_object(
 SELECT synth_set_budget('adult_train', 1e9, 0.5);
 EOF
 
-echo "mst on Adult (80 % split, scored against the 20 % holdout), bins $BINS, delta 1e-6"
-printf '%-8s %-4s %-8s %-8s %-8s %-8s\n' epsilon run quality shapes pairs seconds
-for eps in $EPSILONS; do
-	results=""
-	for run in $(seq 1 "$RUNS"); do
-		line=$(query "
-SELECT synth_train('adult_train', 'mst', options || jsonb_build_object('epsilon', $eps::float8, 'delta', 1e-6)) AS id
+for method in $METHODS; do
+	case "$method" in
+		mst) extra='{}'; runs=$RUNS
+			echo "mst on Adult (80 % split, scored against the 20 % holdout), bins $BINS, delta 1e-6" ;;
+		tvae) extra="{\"epochs\": $EPOCHS, \"device\": \"cpu\", \"progress_every\": 0}"; runs=$TVAE_RUNS
+			echo "tvae with DP-SGD on Adult (same split and public domains), $EPOCHS epochs, batch 500, max_grad_norm 1, delta 1e-6, CPU" ;;
+		*) echo "bench/privacy.sh: unknown method $method" >&2; exit 2 ;;
+	esac
+	printf '%-8s %-4s %-8s %-8s %-8s %-8s %-8s\n' epsilon run quality shapes pairs seconds sigma
+	for eps in $EPSILONS; do
+		results=""
+		for run in $(seq 1 "$runs"); do
+			line=$(query "
+SELECT synth_train('adult_train', '$method', options || '$extra'::jsonb ||
+	jsonb_build_object('epsilon', $eps::float8, 'delta', 1e-6, 'seed', $run)) AS id
 FROM adult_public \\gset
 DROP TABLE IF EXISTS adult_syn;
 CREATE TABLE adult_syn AS
 SELECT * FROM synth_generate(:id, NULL::adult_train, (SELECT count(*) FROM adult_holdout), seed => $run);
-SELECT format('%s %s %s %s',
+SELECT format('%s %s %s %s %s',
 	round(max(score) FILTER (WHERE metric = 'quality_score')::numeric, 4),
 	round(max(score) FILTER (WHERE metric = 'column_shapes')::numeric, 4),
 	round(max(score) FILTER (WHERE metric = 'column_pair_trends')::numeric, 4),
-	(SELECT round((metrics->>'train_seconds')::numeric, 2) FROM synth.models WHERE id = :id))
+	(SELECT round((metrics->>'train_seconds')::numeric, 2) FROM synth.models WHERE id = :id),
+	(SELECT coalesce(round((metrics->'dp_sgd'->>'noise_multiplier')::numeric, 3)::text, '-')
+	 FROM synth.models WHERE id = :id))
 FROM synth_evaluate('adult_holdout', 'adult_syn') WHERE column_name IS NULL;")
-		read -r q s p t <<<"$line"
-		printf '%-8s %-4s %-8s %-8s %-8s %-8s\n' "$eps" "$run" "$q" "$s" "$p" "$t"
-		results+="$line"$'\n'
+			read -r q s p t sg <<<"$line"
+			printf '%-8s %-4s %-8s %-8s %-8s %-8s %-8s\n' "$eps" "$run" "$q" "$s" "$p" "$t" "$sg"
+			results+="$line"$'\n'
+		done
+		printf '%s' "$results" | awk -v eps="$eps" '
+			{ q += $1; s += $2; p += $3; t += $4; n++ }
+			END { printf "%-8s %-4s %-8.4f %-8.4f %-8.4f %-8.2f\n", eps, "mean", q / n, s / n, p / n, t / n }'
 	done
-	printf '%s' "$results" | awk -v eps="$eps" '
-		{ q += $1; s += $2; p += $3; t += $4; n++ }
-		END { printf "%-8s %-4s %-8.4f %-8.4f %-8.4f %-8.2f\n", eps, "mean", q / n, s / n, p / n, t / n }'
 done

@@ -373,3 +373,98 @@ synth_exponential_rho(double epsilon)
 {
 	return epsilon * epsilon / 8;
 }
+
+/*
+ * The order alpha > 1 at which rho-zCDP (Renyi DP rho alpha at every order)
+ * converts to the smallest epsilon at delta (Balle et al.'s conversion, the
+ * same bound as CKS 2020, Corollary 13): a grid as synth_dpsgd_epsilon's,
+ * refined by golden-section search.  Any order gives a valid conversion;
+ * this one gives the best.
+ */
+double
+synth_zcdp_best_order(double rho, double delta)
+{
+	const double phi = (sqrt(5.0) - 1) / 2;
+	double		best = INFINITY;
+	int			best_k = 0;
+	int			nk = 0;
+	double		lo,
+				hi,
+				c,
+				d,
+				fc,
+				fd;
+
+	for (int k = 0;; k++)
+	{
+		double		alpha = 1.0 + pow(10.0, -1.8 + k / 24.0);
+		double		eps;
+
+		if (alpha > SYNTH_RDP_MAX_ORDER)
+			break;
+		eps = synth_rdp_to_epsilon(alpha, rho * alpha, delta);
+		if (eps < best)
+		{
+			best = eps;
+			best_k = k;
+		}
+		nk = k + 1;
+	}
+	lo = -1.8 + Max(best_k - 1, 0) / 24.0;
+	hi = -1.8 + Min(best_k + 1, nk - 1) / 24.0;
+	c = hi - phi * (hi - lo);
+	d = lo + phi * (hi - lo);
+	fc = synth_rdp_to_epsilon(1.0 + pow(10.0, c), rho * (1.0 + pow(10.0, c)), delta);
+	fd = synth_rdp_to_epsilon(1.0 + pow(10.0, d), rho * (1.0 + pow(10.0, d)), delta);
+	for (int i = 0; i < 40; i++)
+	{
+		if (fc < fd)
+		{
+			hi = d;
+			d = c;
+			fd = fc;
+			c = hi - phi * (hi - lo);
+			fc = synth_rdp_to_epsilon(1.0 + pow(10.0, c), rho * (1.0 + pow(10.0, c)), delta);
+		}
+		else
+		{
+			lo = c;
+			c = d;
+			fc = fd;
+			d = lo + phi * (hi - lo);
+			fd = synth_rdp_to_epsilon(1.0 + pow(10.0, d), rho * (1.0 + pow(10.0, d)), delta);
+		}
+	}
+	if (Min(fc, fd) < best)
+		return 1.0 + pow(10.0, fc < fd ? c : d);
+	return 1.0 + pow(10.0, -1.8 + best_k / 24.0);
+}
+
+/*
+ * The smallest noise multiplier sigma (to 1e-6 relative, erring upwards)
+ * whose T steps at sampling rate q have Renyi DP of order alpha at most
+ * rdp_budget.  Infinity when no sigma up to 10^4 is enough.  DP-SGD after
+ * a data-dependent choice of q and T is accounted at one fixed order this
+ * way (src/dpsgd.c).
+ */
+double
+synth_dpsgd_calibrate_at(double q, int64 steps, double alpha, double rdp_budget)
+{
+	double		lo = log(0.05),
+				hi = log(1.0e4);
+
+	if (steps * synth_rdp_sampled_gaussian(q, exp(hi), alpha) > rdp_budget)
+		return INFINITY;
+	if (steps * synth_rdp_sampled_gaussian(q, exp(lo), alpha) <= rdp_budget)
+		return exp(lo);
+	while (hi - lo > 1e-6)
+	{
+		double		mid = (lo + hi) / 2;
+
+		if (steps * synth_rdp_sampled_gaussian(q, exp(mid), alpha) <= rdp_budget)
+			hi = mid;
+		else
+			lo = mid;
+	}
+	return exp(hi);
+}

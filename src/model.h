@@ -260,6 +260,12 @@ extern int64 synth_mst_train(Relation rel, SynthModel *model, SynthColumn *cols,
 							 const char *method_name, const char *reason, uint64 seed,
 							 double holdout_fraction);
 extern void synth_mst_sample(struct SynthGenerator *gen, int rows);
+
+/* dpsgd.c: tvae and ctgan under differential privacy (privacy.h has the options) */
+extern int64 synth_dp_neural_train(Relation rel, SynthModel *model, SynthColumn *cols, int ncols,
+								   const int *sample_col, const struct SynthPrivacyOptions *popts,
+								   const SynthNeuralOptions *nopts, const char *method_name,
+								   const char *reason, uint64 seed, double holdout_fraction);
 extern void synth_mst_serialize(SynthModel *model, StringInfo buf);
 extern const char *synth_mst_deserialize(SynthModel *model, const char *p, const char *end,
 										 int64 model_id);

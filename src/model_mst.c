@@ -132,7 +132,8 @@ typedef struct SynthMst
 
 /* ---------------------------------------------------------------- options */
 
-static const char *const privacy_option_names[] = {"epsilon", "delta", "bins", "bounds", "domains", NULL};
+static const char *const privacy_option_names[] = {"epsilon", "delta", "bins", "bounds", "domains",
+"max_grad_norm", "marginal_share", NULL};
 
 bool
 synth_privacy_option_name(const char *key)
@@ -250,6 +251,20 @@ synth_privacy_parse_options(Jsonb *options, SynthPrivacyOptions *opts)
 			privacy_option_error("delta", "must be a number strictly between 0 and 1",
 								 "Leave it out to spend the budget's share, or take e.g. 1e-7.");
 		opts->delta = jsonb_number(&v);
+	}
+	if (getKeyJsonValueFromContainer(&options->root, "max_grad_norm", 13, &v))
+	{
+		if (v.type != jbvNumeric || !(jsonb_number(&v) > 0) || jsonb_number(&v) > 1e6)
+			privacy_option_error("max_grad_norm", "must be a positive number",
+								 "It bounds the L2 norm of each row's gradient in DP-SGD (default 1).");
+		opts->max_grad_norm = jsonb_number(&v);
+	}
+	if (getKeyJsonValueFromContainer(&options->root, "marginal_share", 14, &v))
+	{
+		if (v.type != jbvNumeric || !(jsonb_number(&v) >= 0.01 && jsonb_number(&v) <= 0.5))
+			privacy_option_error("marginal_share", "must be a number between 0.01 and 0.5",
+								 "It is the share of the privacy budget (as zCDP rho) that the encoders' noisy 1-way marginals spend (default 0.1).");
+		opts->marginal_share = jsonb_number(&v);
 	}
 	if (getKeyJsonValueFromContainer(&options->root, "bins", 4, &v))
 	{
@@ -774,6 +789,47 @@ plan_attributes(SynthMst *mst, SynthModel *model, SynthColumn *cols, const int *
 			enc->null_dim = dim++;
 	}
 	return dim;
+}
+
+/*
+ * The public domain of every modelled column, planned as for mst (bounds
+ * from the options or CHECK constraints, labels of bool, enum or the
+ * "domains" option; never the data), for the other private methods:
+ * indexed by encoder, planned false for keys and columns not modelled.
+ * Sets the encoders' kinds and types as plan_attributes does.
+ */
+SynthPublicDomain *
+synth_public_domains(Relation rel, SynthModel *model, SynthColumn *cols, const int *sample_col,
+					 const SynthPrivacyOptions *opts)
+{
+	SynthMst	mst;
+	SynthPublicDomain *domains = palloc0(sizeof(SynthPublicDomain) * Max(model->natts, 1));
+
+	memset(&mst, 0, sizeof(mst));
+	(void) plan_attributes(&mst, model, cols, sample_col, rel, opts);
+	for (int a = 0; a < mst.nattrs; a++)
+	{
+		MstAttr    *attr = &mst.attrs[a];
+		SynthPublicDomain *dom = &domains[attr->enc];
+		SynthColumn *col = &cols[sample_col[attr->enc]];
+
+		dom->planned = true;
+		dom->continuous = attr->continuous;
+		dom->whole = attr->whole;
+		dom->nullable = attr->null_cell >= 0;
+		dom->lower = attr->lower;
+		dom->upper = attr->upper;
+		dom->width = attr->width;
+		dom->nbins = attr->continuous ? attr->nvalues : 0;
+		dom->fine_width = attr->fine_width;
+		dom->fine_per_bin = attr->fine_per_bin;
+		dom->nfine = attr->nfine;
+		dom->nlabels = attr->continuous ? 0 : attr->nvalues;
+		dom->labels = attr->labels;
+		dom->has_other = attr->other_cell >= 0;
+		dom->trim = col->basetypid == BPCHAROID;
+	}
+	return domains;
 }
 
 /* ---------------------------------------------------------------- counting */

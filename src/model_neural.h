@@ -105,6 +105,15 @@ typedef struct SynthNeuralRun
 	int			nhost_tracked;
 	void	   *host_tracked[SYNTH_NEURAL_MAX_TRACKED];
 	size_t		host_tracked_len[SYNTH_NEURAL_MAX_TRACKED];
+
+	/*
+	 * A private training (dpsgd.c): DP-SGD steps planned and done.  A
+	 * checkpoint of it would keep these and the networks, never the secret
+	 * stream (a resumed run draws from a fresh key); private trainings run
+	 * in one transaction and are not checkpointed in this version.
+	 */
+	int64		dp_steps;
+	int64		dp_steps_done;
 } SynthNeuralRun;
 
 /* model_neural.c */

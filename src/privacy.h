@@ -55,6 +55,31 @@ extern void synth_noise_rational_down(double x, uint64 *num, uint64 *den);
 extern int	synth_noise_exponential(SynthNoise *noise, const int64 *scores, int m,
 									uint64 eps_num, uint64 eps_den, uint64 sensitivity);
 
+/*
+ * privacy_stream.c: DP-SGD's secret stream, ChaCha20 keyed from
+ * pg_strong_random: Poisson sampling and Gaussian gradient noise.
+ */
+#define SYNTH_SECURE_WORDS			256		/* 16 ChaCha20 blocks at a time */
+
+typedef struct SynthSecureStream
+{
+	uint32		key[8];
+	uint32		nonce[3];
+	uint32		counter;
+	uint32		words[SYNTH_SECURE_WORDS];
+	int			pos;			/* next unused word; SYNTH_SECURE_WORDS: empty */
+	uint64		words_used;
+} SynthSecureStream;
+
+extern void synth_chacha20_block(const uint32 key[8], uint32 counter, const uint32 nonce[3],
+								 uint32 out[16]);
+extern void synth_secure_init(SynthSecureStream *s);
+extern uint64 synth_secure_uint64(SynthSecureStream *s);
+extern double synth_secure_uniform(SynthSecureStream *s);
+extern uint64 synth_secure_bernoulli_threshold(double q, double *rate);
+extern bool synth_secure_bernoulli(SynthSecureStream *s, uint64 threshold);
+extern void synth_secure_gaussian(SynthSecureStream *s, size_t n, double std, float *out);
+
 /* accountant.c: Renyi DP of the sampled Gaussian, zCDP, conversions */
 #define SYNTH_RDP_MAX_ORDER			10000.0
 
@@ -63,6 +88,8 @@ extern double synth_rdp_to_epsilon(double alpha, double rdp, double delta);
 extern double synth_dpsgd_epsilon(double q, double sigma, int64 steps, double delta,
 								  double *best_alpha);
 extern double synth_dpsgd_calibrate(double q, int64 steps, double epsilon, double delta);
+extern double synth_zcdp_best_order(double rho, double delta);
+extern double synth_dpsgd_calibrate_at(double q, int64 steps, double alpha, double rdp_budget);
 extern double synth_zcdp_delta(double rho, double epsilon);
 extern double synth_zcdp_epsilon(double rho, double delta);
 extern double synth_zcdp_rho(double epsilon, double delta);
@@ -93,11 +120,43 @@ typedef struct SynthPrivacyOptions
 	int			bins;			/* 0: not given */
 	List	   *bounds;			/* SynthBoundsOption */
 	List	   *domains;		/* SynthDomainOption */
+	double		max_grad_norm;	/* tvae, ctgan: DP-SGD's clipping bound, 0: not given */
+	double		marginal_share; /* tvae, ctgan: share of rho for the encoders, 0: not given */
 } SynthPrivacyOptions;
+
+/*
+ * The public domain of a column under DP (model_mst.c plans it): a
+ * continuous column's bounds, equal-width bins and the finer grid inside
+ * them; a categorical column's labels, and whether values outside them
+ * share an "other" cell; whether it may be NULL.
+ */
+typedef struct SynthPublicDomain
+{
+	bool		planned;		/* false: a key or a column not modelled */
+	bool		continuous;
+	bool		whole;			/* whole numbers: cells of integers */
+	bool		nullable;
+	double		lower;			/* bins cover [lower, upper) */
+	double		upper;
+	double		width;			/* of a bin */
+	int			nbins;
+	double		fine_width;		/* of a fine cell */
+	int			fine_per_bin;
+	int			nfine;
+	int			nlabels;
+	char	  **labels;
+	bool		has_other;
+	bool		trim;			/* char(n): labels compare without trailing blanks */
+} SynthPublicDomain;
 
 /* model_mst.c: the options */
 extern bool synth_privacy_option_name(const char *key);
 extern void synth_privacy_parse_options(Jsonb *options, SynthPrivacyOptions *opts);
+struct SynthModel;
+struct RelationData;
+extern SynthPublicDomain *synth_public_domains(struct RelationData *rel, struct SynthModel *model,
+											   SynthColumn *cols, const int *sample_col,
+											   const SynthPrivacyOptions *opts);
 
 /* ledger.c: budgets and the ledger */
 extern double synth_budget_spend(Oid relid, double epsilon, double delta);

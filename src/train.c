@@ -146,7 +146,7 @@ parse_options(Jsonb *options, TrainOptions *opts)
 								 errhint("The options of method copula are columns, exclude, keys, seed, rare_category_k, sample_rows and holdout; "
 										 "tvae and ctgan also take epochs, batch_size, device, progress_every, embedding_dim, "
 										 "learning_rate and max_modes, and ctgan pac and discriminator_steps; "
-										 "mst takes epsilon, delta, bins, bounds and domains.")));
+										 "mst takes epsilon, delta, bins, bounds and domains; tvae and ctgan with an epsilon also max_grad_norm and marginal_share.")));
 					break;
 				}
 			case WJB_ELEM:
@@ -280,21 +280,20 @@ resolve_method(const char *method, bool private, const char **reason)
 
 /*
  * Ensure a private training is one this version can make private: mst,
- * with an epsilon, and none of the options that read the data freely.
+ * tvae or ctgan with an epsilon, and none of the options that read the
+ * data freely.
  */
 static inline void
 CheckPrivacyOptions(SynthMethod method, TrainOptions *opts)
 {
 	bool		private = opts->privacy.epsilon > 0;
 
-	if (private && method != SYNTH_METHOD_MST)
+	if (private && method == SYNTH_METHOD_COPULA)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("method %s cannot train under differential privacy", synth_method_name(method)),
-				 errdetail(method == SYNTH_METHOD_COPULA ?
-						   "The copula's quantiles and correlations are computed from the data without noise." :
-						   "DP-SGD for the neural methods is not in this version."),
-				 errhint("Use method 'mst' (or 'auto') with an epsilon.")));
+				 errdetail("The copula's quantiles and correlations are computed from the data without noise."),
+				 errhint("Use method 'mst' (or 'auto'), 'tvae' or 'ctgan' with an epsilon.")));
 	if (method == SYNTH_METHOD_MST && !private)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -302,17 +301,25 @@ CheckPrivacyOptions(SynthMethod method, TrainOptions *opts)
 				 errdetail("mst is a differentially private method: every training spends privacy budget."),
 				 errhint("Pass options => '{\"epsilon\": 1.0}' once the table has a budget (synth_set_budget).")));
 	if (!private && (opts->privacy.delta >= 0 || opts->privacy.bins > 0 ||
-					 opts->privacy.bounds != NIL || opts->privacy.domains != NIL))
+					 opts->privacy.bounds != NIL || opts->privacy.domains != NIL ||
+					 opts->privacy.max_grad_norm > 0 || opts->privacy.marginal_share > 0))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("options delta, bins, bounds and domains apply only with an epsilon"),
+				 errmsg("options delta, bins, bounds, domains, max_grad_norm and marginal_share apply only with an epsilon"),
 				 errhint("Add \"epsilon\" to the options to train under differential privacy.")));
-	if (private && (opts->rare_k != SYNTH_DEFAULT_RARE_K || opts->sample_rows != 0))
+	if (method == SYNTH_METHOD_MST &&
+		(opts->privacy.max_grad_norm > 0 || opts->privacy.marginal_share > 0))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("option \"%s\" does not apply to method mst",
+						opts->privacy.max_grad_norm > 0 ? "max_grad_norm" : "marginal_share"),
+				 errhint("It is an option of tvae and ctgan under differential privacy (DP-SGD).")));
+	if (private && (opts->rare_k != SYNTH_DEFAULT_RARE_K || opts->sample_rows != 0))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("option \"%s\" does not apply under differential privacy",
 						opts->sample_rows != 0 ? "sample_rows" : "rare_category_k"),
-				 errhint("mst reads every row, and its categories are public: differential privacy protects rare ones.")));
+				 errhint("A private training reads every row, and its categories are public: differential privacy protects rare ones.")));
 }
 
 /* Ensure the options of the neural methods are given only to them. */
@@ -472,6 +479,15 @@ synth_train_relation(Oid relid, const char *method_name, Jsonb *options)
 	{
 		id = synth_mst_train(rel, model, cols, ncols, sample_col, &opts.privacy, method_name,
 							 reason, opts.seed, opts.holdout);
+		relation_close(rel, NoLock);
+		return id;
+	}
+
+	/* tvae and ctgan with an epsilon: DP-SGD over private encoders (dpsgd.c) */
+	if (synth_method_is_neural(method) && opts.privacy.epsilon > 0)
+	{
+		id = synth_dp_neural_train(rel, model, cols, ncols, sample_col, &opts.privacy,
+								   &opts.neural, method_name, reason, opts.seed, opts.holdout);
 		relation_close(rel, NoLock);
 		return id;
 	}
