@@ -33,8 +33,8 @@
  *    Gaussian noise of standard deviation sigma C to the sum
  *    (privacy_stream.c) and divides by b.  Adam and everything after is
  *    post-processing.  tvae trains all its weights this way; ctgan its
- *    critic (with pac 1, each row's loss being its score and its gradient
- *    penalty), the generator seeing no row.
+ *    critic (with pac 1, each row's loss being its WGAN-GP term with a
+ *    fake partner row), the generator seeing no row.
  *
  * Accounting.  q and T depend on n~, an output of stage 1, so stage 2 is
  * chosen adaptively; Renyi DP composes adaptively at a fixed order alpha
@@ -553,16 +553,22 @@ dp_init(DpSgd *dp, SynthNeuralRun *run, const DpPlan *plan, size_t count, int ld
 		MemoryContextAllocHuge(run->cxt, sizeof(SynthReal) * dp->capacity * ld) : NULL;
 }
 
-/* After an epoch: the hook (no loss: it is not private) and the trainer's NOTICE. */
+/*
+ * After an epoch: the hook (no loss: tvae's is not private) and the
+ * trainer's NOTICE, with tvae's loss on real rows or ctgan's generator loss.
+ */
 static void
 dp_progress(SynthNeuralRun *run, const char *method, int epoch, double loss)
 {
+	bool		tvae = strcmp(method, "tvae") == 0;
+
 	if (synth_progress_hook)
 		synth_progress_hook(synth_progress_arg, epoch, run->epochs, NAN);
 	if (run->progress_every > 0 && (epoch % run->progress_every == 0 || epoch == run->epochs))
 		ereport(NOTICE,
-				(errmsg("%s (DP-SGD) epoch %d of %d: loss %.4f", method, epoch, run->epochs, loss),
-				 errdetail("The loss is computed on real rows without noise: it is shown to the trainer and not stored.")));
+				(errmsg("%s (DP-SGD) epoch %d of %d: %s %.4f", method, epoch, run->epochs,
+						tvae ? "loss" : "generator loss", loss),
+				 tvae ? errdetail("The loss is computed on real rows without noise: it is shown to the trainer and not stored.") : 0));
 }
 
 /* The step that ends epoch e (from 1) of T steps over the epochs. */
@@ -735,7 +741,7 @@ dp_ctgan_train(SynthModel *model, SynthNeuralRun *run, const DpPlan *plan)
 	for (int epoch = 1; epoch <= run->epochs; epoch++)
 	{
 		double		loss = 0.0;
-		int			critic_steps = 0;
+		int			generator_steps = 0;
 
 		for (; step < dp_epoch_end(plan, epoch); step++)
 		{
@@ -767,13 +773,11 @@ dp_ctgan_train(SynthModel *model, SynthNeuralRun *run, const DpPlan *plan)
 											  (SynthReal) plan->max_grad_norm, sum, work);
 			}
 
-			/* (sum + noise) / b, then the fake rows' own term, then Adam */
+			/* (sum + noise) / b, then Adam */
 			be->fill(be, net->dis.count, 0, net->dis.grads);
 			be->axpby(be, net->dis.count, 1, sum, 0, net->dis.grads);
 			dp_noise_step(be, &dp, &net->dis, plan);
-			loss += nn_ctgan_critic_fake_grads(be, net, b, &run->rng);
 			nn_adam_step(be, &net->dis, &net->config.dis_adam);
-			critic_steps++;
 			run->dp_steps_done = step + 1;
 
 			/* the generator: post-processing of the critic */
@@ -783,10 +787,11 @@ dp_ctgan_train(SynthModel *model, SynthNeuralRun *run, const DpPlan *plan)
 
 				dp_fake_conditions(nn, b, &run->host_rng, cond_host);
 				synth_buffer_upload(be, net->cond, cond_host, sizeof(SynthReal) * b * cw);
-				(void) nn_ctgan_generator_step(be, net, b, &run->rng, &cond_loss);
+				loss += nn_ctgan_generator_step(be, net, b, &run->rng, &cond_loss);
+				generator_steps++;
 			}
 		}
-		dp_progress(run, "ctgan", epoch, loss / Max(critic_steps, 1));
+		dp_progress(run, "ctgan", epoch, loss / Max(generator_steps, 1));
 	}
 }
 

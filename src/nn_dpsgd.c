@@ -19,11 +19,12 @@
  *
  * A row's loss is its own, not divided by the batch size: the TVAE
  * reconstruction (times loss_factor) and KL terms, and its gradient by the
- * decoder's sigma.  The caller divides the noisy sum by the expected
- * batch size.
+ * decoder's sigma.  The caller divides the noisy sum by the expected batch
+ * size.
  *
  * CTGAN's critic loss has a gradient penalty, a gradient of a gradient;
- * its per-row share is computed by running the critic on that one row.
+ * its per-row share (with the row's partner fake row) is computed by
+ * running the critic on that one pair.
  *
  * Server-free (nn.h); test/unit/nn_test.c checks each row's gradient
  * against finite differences of that row's loss.
@@ -242,10 +243,13 @@ nn_tvae_row_grads(const SynthBackend *be, NnTvae *net, NnTvaeClip *clip, int B, 
 /* ---------------------------------------------------------------- CTGAN's critic */
 
 /*
- * Row r's own critic gradient into the critic's gradients (overwritten):
- * the gradient penalty at alpha_r real_r + (1 - alpha_r) fake_(r mod nfake),
- * and -score(real_r).  net->real holds the real rows, net->fakeact nfake
- * fake rows, net->alpha the interpolation weights.
+ * Row r's own critic gradient into the critic's gradients (overwritten): of
+ * its WGAN-GP loss score(fake) - score(real_r) plus the gradient penalty at
+ * alpha_r real_r + (1 - alpha_r) fake, with fake its partner fake row
+ * r mod nfake.  Clipping the pair together keeps the real and the fake
+ * terms in balance (the fake rows see no data; clipping them is for the
+ * optimisation, not the privacy).  net->real holds the real rows,
+ * net->fakeact nfake fake rows, net->alpha the interpolation weights.
  */
 void
 nn_ctgan_critic_row_grad(const SynthBackend *be, NnCtgan *net, int r, int nfake, NnRng *rng)
@@ -253,14 +257,16 @@ nn_ctgan_critic_row_grad(const SynthBackend *be, NnCtgan *net, int r, int nfake,
 	NnCritic   *c = &net->critic;
 	int			row = net->row;
 	const SynthReal *real = net->real + (size_t) r * row;
+	const SynthReal *fake = net->fakeact + (size_t) (r % nfake) * row;
 	SynthReal  *mixed = net->mixed + (size_t) r * row;
 
 	nn_params_zero_grad(be, &net->dis);
-	be->lerp_rows(be, 1, row, net->alpha + r, real, net->fakeact + (size_t) (r % nfake) * row,
-				  mixed);
+	be->lerp_rows(be, 1, row, net->alpha + r, real, fake, mixed);
 	(void) nn_critic_penalty(be, &net->dis, c, 1, mixed, rng, net->config.gp_lambda);
 	nn_critic_forward(be, &net->dis, c, 1, real, rng);
 	nn_critic_backward(be, &net->dis, c, 1, real, -1, true, NULL, 0);
+	nn_critic_forward(be, &net->dis, c, 1, fake, rng);
+	nn_critic_backward(be, &net->dis, c, 1, fake, 1, true, NULL, 0);
 }
 
 /*
@@ -288,21 +294,4 @@ nn_ctgan_critic_clipped_grads(const SynthBackend *be, NnCtgan *net, int B, int n
 		be->scale_rows(be, 1, (int) count, factor + r, net->dis.grads, (int) count);
 		be->axpby(be, count, 1, net->dis.grads, 1, sum);
 	}
-}
-
-/*
- * Add the gradient of mean(score(fake)) over the nfake rows in
- * net->fakeact to the critic's gradients; returns that mean.
- */
-double
-nn_ctgan_critic_fake_grads(const SynthBackend *be, NnCtgan *net, int nfake, NnRng *rng)
-{
-	NnCritic   *c = &net->critic;
-	double		score;
-
-	nn_critic_forward(be, &net->dis, c, nfake, net->fakeact, rng);
-	score = be->sum(be, nfake, c->score) / nfake;
-	nn_critic_backward(be, &net->dis, c, nfake, net->fakeact, (SynthReal) 1.0 / nfake, true,
-					   NULL, 0);
-	return score;
 }

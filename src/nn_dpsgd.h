@@ -39,20 +39,16 @@ extern void nn_tvae_row_grads(const SynthBackend *be, NnTvae *net, NnTvaeClip *c
 							  NnRng *rng, const SynthReal *factor);
 
 /*
- * CTGAN's critic, with pac 1: row r's loss is -score(real_r) plus the
- * gradient penalty at a point between real_r and fake row r mod nfake.  Its
- * gradient is computed one row at a time into the critic's gradients, and
- * the rows' gradients are added, clipped, to sum (the critic's count); work
- * is (2 B) backend memory.  The fake rows' own term,
- * mean(score(fake)), touches no real row: nn_ctgan_critic_fake_grads adds
- * its gradient to the critic's.
+ * CTGAN's critic, with pac 1: row r's loss is score(fake) - score(real_r)
+ * plus the gradient penalty at a point between real_r and fake, fake being
+ * fake row r mod nfake.  Its gradient is computed one row at a time into
+ * the critic's gradients, and the rows' gradients are added, clipped, to
+ * sum (the critic's count); work is (2 B) backend memory.
  */
 extern void nn_ctgan_critic_row_grad(const SynthBackend *be, NnCtgan *net, int r, int nfake,
 									 NnRng *rng);
 extern void nn_ctgan_critic_clipped_grads(const SynthBackend *be, NnCtgan *net, int B, int nfake,
 										  NnRng *rng, SynthReal max_norm, SynthReal *sum,
 										  SynthReal *work);
-extern double nn_ctgan_critic_fake_grads(const SynthBackend *be, NnCtgan *net, int nfake,
-										 NnRng *rng);
 
 #endif							/* SYNTH_NN_DPSGD_H */

@@ -1081,7 +1081,7 @@ typedef struct CriticRowCase
 	int			nfake;
 } CriticRowCase;
 
-/* one real row's critic loss: penalty at its mixed row minus its score */
+/* one real row's critic loss: penalty at its mixed row, minus its score, plus its fake partner's */
 static double
 critic_row_loss(void *arg)
 {
@@ -1089,15 +1089,19 @@ critic_row_loss(void *arg)
 	NnCtgan    *net = &rc->t->net;
 	NnRng		rng = {14, 0};
 	SynthReal  *grads = net->dis.grads;
-	double		penalty;
+	double		penalty,
+				real;
 
 	net->dis.grads = rc->t->scratch;
 	penalty = nn_critic_penalty(be, &net->dis, &net->critic, 1,
 								net->mixed + (size_t) rc->row * net->row, &rng,
 								net->config.gp_lambda);
 	nn_critic_forward(be, &net->dis, &net->critic, 1, net->real + (size_t) rc->row * net->row, &rng);
+	real = net->critic.score[0];
+	nn_critic_forward(be, &net->dis, &net->critic, 1,
+					  net->fakeact + (size_t) (rc->row % rc->nfake) * net->row, &rng);
 	net->dis.grads = grads;
-	return penalty - net->critic.score[0];
+	return penalty - real + net->critic.score[0];
 }
 
 /* CTGAN's critic under DP (pac 1): each row's gradient and the clipped sum. */
