@@ -860,11 +860,11 @@ dp_privacy_json(StringInfo buf, const DpPlan *plan, const char *method)
 					 "\"count\": %d, \"sensitivity_l2\": 1, \"sigma2\": %.17g, \"rho\": %.17g}",
 					 plan->ncolumns, plan->sigma2_marginals,
 					 plan->ncolumns * synth_gaussian_rho(1.0, plan->sigma2_marginals));
-	if (plan->nfine > 0)
-		appendStringInfo(buf, ", {\"mechanism\": \"discrete_gaussian\", \"measures\": \"fine 1-way histograms of continuous columns (encoders)\", "
-						 "\"count\": %d, \"sensitivity_l2\": 1, \"sigma2\": %.17g, \"rho\": %.17g}",
-						 plan->nfine, plan->sigma2_marginals,
-						 plan->nfine * synth_gaussian_rho(1.0, plan->sigma2_marginals));
+	/* always present (count 0 without continuous columns), so that the sampled Gaussian is third */
+	appendStringInfo(buf, ", {\"mechanism\": \"discrete_gaussian\", \"measures\": \"fine 1-way histograms of continuous columns (encoders)\", "
+					 "\"count\": %d, \"sensitivity_l2\": 1, \"sigma2\": %.17g, \"rho\": %.17g}",
+					 plan->nfine, plan->sigma2_marginals,
+					 plan->nfine * synth_gaussian_rho(1.0, plan->sigma2_marginals));
 	appendStringInfo(buf, ", {\"mechanism\": \"sampled_gaussian\", \"trains\": \"%s\", "
 					 "\"noise_multiplier\": %.17g, \"sampling_rate\": %.17g, \"sampling\": \"Poisson\", "
 					 "\"steps\": " INT64_FORMAT ", \"max_grad_norm\": %.17g, \"expected_batch_size\": %d, "
