@@ -12,6 +12,8 @@
 #       rows/s, and the most memory synth_materialize held (what later tables
 #       need of each row goes to a temporary table, so it does not grow with
 #       the rows), next to the same figures at scale 1
+#       and a conditioned copy at scale 1 (older customers, their larger
+#       paid orders)
 #   (c) synth_evaluate_schema of the copy: cardinality_shape,
 #       parent_child_trends, multi_table_score, and its seconds
 #
@@ -80,7 +82,7 @@ CUSTOMERS=$(( ROWS / 5 / 10 ))
 [ "$CUSTOMERS" -ge 100 ] || CUSTOMERS=100
 
 query "CREATE EXTENSION IF NOT EXISTS synth;
-DROP SCHEMA IF EXISTS mt_bench, mt_bench_1, mt_bench_5 CASCADE;
+DROP SCHEMA IF EXISTS mt_bench, mt_bench_1, mt_bench_5, mt_bench_c CASCADE;
 DELETE FROM synth.model_sets WHERE source_schema = 'mt_bench';" >/dev/null
 
 echo "bench/multitable.sh: building schema mt_bench ($CUSTOMERS customers)"
@@ -137,6 +139,10 @@ read -r N5 M5_S M5_MB < <(time_and_peak "SELECT sum(rows) FROM synth_materialize
 echo "(b) synth_materialize scale 1: ${N1} rows in ${M1_S} s, at most ${M1_MB} MB held"
 echo "(b) synth_materialize scale 5: ${N5} rows in ${M5_S} s, $(query "SELECT round($N5 / $M5_S)") rows/s, at most ${M5_MB} MB held"
 
+read -r NC MC_S MC_MB < <(time_and_peak "SELECT sum(rows) FROM synth_materialize('mt_bench', 'mt_bench_c', 1.0, 1,
+	conditions => '{\"customers\": {\"where\": \"age > 60\"}, \"orders\": {\"where\": \"amount > 100 AND status = ''paid''\"}}');" | paste -sd' ')
+echo "(b) conditioned (customers age > 60, their orders amount > 100 AND status = 'paid') scale 1: ${NC} rows in ${MC_S} s, $(query "SELECT round($NC / $MC_S)") rows/s, at most ${MC_MB} MB held"
+
 read -r E_S _ < <(time_and_peak "CREATE TEMP TABLE e AS SELECT * FROM synth_evaluate_schema('mt_bench', 'mt_bench_1');" | paste -sd' ')
 echo "(c) synth_evaluate_schema at scale 1: ${E_S} s"
 query "SELECT 'scale 1: ' || string_agg(metric || ' ' || round(score::numeric, 3), ', ' ORDER BY metric)
@@ -144,7 +150,7 @@ FROM synth_evaluate_schema('mt_bench', 'mt_bench_1') WHERE table_name IS NULL;"
 query "SELECT 'scale 1: ' || string_agg(column_name || ' ' || round(score::numeric, 3), ', ' ORDER BY column_name)
 FROM synth_evaluate_schema('mt_bench', 'mt_bench_1') WHERE metric = 'CardinalityShapeSimilarity';"
 
-query "DROP SCHEMA mt_bench, mt_bench_1, mt_bench_5 CASCADE;
+query "DROP SCHEMA mt_bench, mt_bench_1, mt_bench_5, mt_bench_c CASCADE;
 DELETE FROM synth.models WHERE id IN (SELECT model_id FROM synth.model_set_members m
 	JOIN synth.model_sets s ON s.id = m.set_id WHERE s.source_schema = 'mt_bench');
 DELETE FROM synth.model_sets WHERE source_schema = 'mt_bench';" >/dev/null

@@ -105,6 +105,10 @@ ORDER BY 1;
 SELECT abs(count(*) FILTER (WHERE status = 'open') / count(*)::float8 - 0.9) < 0.03 AS open_share_kept,
 	   count(*) FILTER (WHERE amount <= 50) AS violating
 FROM crm_mix2.orders;
+-- each order still follows its parent: churned customers' orders stay larger
+SELECT avg(o.amount) FILTER (WHERE c.churned) > avg(o.amount) FILTER (WHERE NOT c.churned) + 40
+	   AS parent_trend_kept
+FROM crm_mix2.orders o JOIN crm_mix2.customers c ON c.id = o.customer_id;
 
 --
 -- errors: each before anything is created, naming what is wrong
