@@ -2,7 +2,8 @@
 # a checkpoint resumes from it (not from epoch 1), stores one model, and
 # its weights are those of an uninterrupted training with the same seed (so
 # the checkpoint holds the whole state); a ctgan job likewise; a fast
-# shutdown resumes too; a corrupt checkpoint is discarded with a WARNING; a
+# shutdown resumes too; a private (DP-SGD) job killed mid-training spends
+# its budget once; a corrupt checkpoint is discarded with a WARNING; a
 # read that wrote is not committed apart from its model; checkpoints are
 # deleted when a job ends (succeeded, cancelled, failed); a table dropped
 # during the epochs fails its job at the next checkpoint;
@@ -100,6 +101,29 @@ wait_for($node, "SELECT state, attempts FROM synth.jobs WHERE id = $job", 'succe
 ok($node->log_contains("synth job $job resumes ctgan from its checkpoint after epoch"), 'resumed from its checkpoint');
 is(weights_md5($node->safe_psql('postgres', "SELECT model_id FROM synth.jobs WHERE id = $job")), $ctgan_reference,
 	'with the weights of the uninterrupted ctgan training');
+
+# ---- a private (DP-SGD) tvae job killed mid-training spends its budget once:
+# it spends before reading, in the one transaction that stores its model
+$node->safe_psql('postgres', "SELECT synth_set_budget('t', 3)");
+my $dp_options = q('{"epsilon": 1, "domains": {"cat": ["0", "1", "2", "3", "4"]}, )
+  . q("bounds": {"id": [1, 2000], "x": [0, 15]}, "epochs": 10, "batch_size": 100, "seed": 7, )
+  . q("device": "cpu", "progress_every": 0}');
+$job = $node->safe_psql('postgres', "SELECT synth_train_async('t', 'tvae', $dp_options)");
+wait_for($node, "SELECT coalesce(epoch, 0) >= 2 FROM synth.jobs WHERE id = $job", 't',
+	'the private job is training');
+$pid = $node->safe_psql('postgres', "SELECT worker_pid FROM synth.jobs WHERE id = $job");
+ok(kill('KILL', $pid), "kill -9 of the private job's worker");
+wait_for($node, "SELECT state, attempts FROM synth.jobs WHERE id = $job", 'succeeded|2',
+	'the private job succeeds on its second attempt');
+ok($node->log_contains("synth job $job was interrupted; resuming it from its start"),
+	'from its start: a private training does not checkpoint');
+$model = $node->safe_psql('postgres', "SELECT model_id FROM synth.jobs WHERE id = $job");
+is($node->safe_psql('postgres', "SELECT count(*), sum(epsilon) FROM synth.ledger WHERE source_table = 't'"),
+	'1|1', 'one ledger row, epsilon 1');
+is($node->safe_psql('postgres', "SELECT model_id FROM synth.ledger WHERE source_table = 't'"), $model,
+	'for the model the job stored');
+is($node->safe_psql('postgres', "SELECT epsilon_spent FROM synth_budget('t')"), '1',
+	'the budget is spent once');
 
 # ---- a fast shutdown (SIGTERM from the postmaster) resumes at the next start
 $job = queue(80);
