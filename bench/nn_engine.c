@@ -296,6 +296,7 @@ main(int argc, char **argv)
 	int			steps = argc > 1 ? atoi(argv[1]) : 100;
 	const char *which = argc > 2 ? argv[2] : "both";
 
+	synth_cpu_denormals_off();	/* as the extension trains */
 	adult_layout(&layout);
 	printf("nn engine on the CPU backend: width %d, conditional vector %d, batch %d, %d steps\n",
 		   layout.width, layout.cond_width, BATCH, steps);

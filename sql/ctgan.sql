@@ -71,6 +71,31 @@ SELECT count(*) AS differing_rows FROM (
 SELECT count(*) AS rows, bool_and(channel = 'app') AS all_hold
 FROM synth_generate(:m1, NULL::visits, 100, 3, condition => $$channel = 'app'$$);
 
+-- equality and IN on a categorical column (NULL included) condition the
+-- generator through its conditional vector: every row has an allowed
+-- category, drawn by the categories' shares of the training rows (rejection
+-- would give the shares the generator happens to emit)
+SELECT count(*) AS rows, bool_and(device IS NULL) AS all_null
+FROM synth_generate(:m1, NULL::visits, 200, 5, condition => 'device IS NULL');
+WITH g AS (SELECT * FROM synth_generate(:m1, NULL::visits, 2000, 6,
+										condition => $$device IN ('ios', 'desktop')$$))
+SELECT count(*) AS rows, bool_and(device IN ('ios', 'desktop')) AS all_hold,
+	   abs(avg((device = 'ios')::int) -
+		   (SELECT avg((device = 'ios')::int) FROM visits WHERE device IN ('ios', 'desktop'))) < 0.04
+	   AS ios_share_as_trained
+FROM g;
+
+-- a rebalanced category is conditioned the same way: exact counts, every row has it
+SELECT channel, count(*) FROM synth_generate(:m1, NULL::visits, 400, 7,
+	rebalance => '{"channel": {"phone": 0.25, "store": 0.75}}')
+GROUP BY 1 ORDER BY 1;
+
+-- the other terms are met by rejection, with the same error when they almost never hold
+\set VERBOSITY terse
+SELECT count(*) FROM synth_generate(:m1, NULL::visits, 10, 8,
+	condition => $$channel = 'app' AND age * 1000 + amount::int % 997 = 7$$);
+\set VERBOSITY default
+
 -- more critic steps per generator step, a smaller pac
 SELECT synth_train('visits', 'ctgan',
 				   '{"epochs": 1, "batch_size": 60, "pac": 3, "discriminator_steps": 2, "device": "cpu", "progress_every": 0}') > 0 AS trained;

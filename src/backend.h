@@ -404,6 +404,14 @@ synth_random_gumbel(uint64_t seed, uint64_t counter)
 extern const SynthBackend *synth_backend_cpu(void);
 
 /*
+ * backend_cpu.c: denormal floats computed and read as zero on the calling
+ * thread (where the CPU has such a mode), for a training or a generation;
+ * returns the mode that synth_cpu_denormals_restore puts back.
+ */
+extern unsigned int synth_cpu_denormals_off(void);
+extern void synth_cpu_denormals_restore(unsigned int mode);
+
+/*
  * backend_gpu.c: the GPU backend over a loaded synth_cuda.so
  * (cuda/synth_cuda.h), needing no server headers either.  A failed operation
  * calls failed(), which must not return (ereport(ERROR) in the server).

@@ -12,6 +12,9 @@
  */
 #include <cblas.h>
 #include <math.h>
+#ifdef __SSE2__
+#include <xmmintrin.h>
+#endif
 
 #include "backend.h"
 
@@ -982,4 +985,37 @@ const SynthBackend *
 synth_backend_cpu(void)
 {
 	return &cpu_backend;
+}
+
+/*
+ * As a network converges, some gradients, Adam moments and probabilities
+ * fall below the smallest normal float (1.2e-38), and x86 CPUs compute on
+ * such denormal numbers with a slow microcode assist: a TVAE training on
+ * Adult slowed threefold over its 300 epochs.  Flush-to-zero (results) and
+ * denormals-are-zero (inputs), bits 15 and 6 of MXCSR, take them as 0,
+ * which changes no result by more than 1.2e-38.  They are set for a
+ * training or a generation only: the server's own arithmetic keeps IEEE
+ * denormals.
+ */
+#define CPU_MXCSR_FTZ_DAZ	0x8040
+
+unsigned int
+synth_cpu_denormals_off(void)
+{
+#ifdef __SSE2__
+	unsigned int mode = _mm_getcsr();
+
+	_mm_setcsr(mode | CPU_MXCSR_FTZ_DAZ);
+	return mode;
+#else
+	return 0;
+#endif
+}
+
+void
+synth_cpu_denormals_restore(unsigned int mode)
+{
+#ifdef __SSE2__
+	_mm_setcsr(mode);
+#endif
 }

@@ -15,6 +15,15 @@
  * (the reference keeps the training mode, so that a row depends on the
  * other rows of its batch).
  *
+ * Conditional generation (a condition's equality or IN on a categorical
+ * column, a rebalanced category) uses the conditional vector the generator
+ * was trained with: every row is conditioned on one of the allowed
+ * categories, drawn by their frequencies in the data, and its span is set
+ * to that category, so that the row has it by construction.  The generator
+ * takes one conditioned column at a time: with several restricted, the one
+ * with the smallest allowed share is met so, and the others by rejection
+ * (model_neural.c).
+ *
  *-------------------------------------------------------------------------
  */
 #include "synth.h"
@@ -243,6 +252,87 @@ synth_ctgan_train(SynthModel *model, SynthNeuralRun *run)
 	}
 }
 
+/*
+ * The span of the categorical column that allowed restricts most (the
+ * smallest share of the data's rows in its allowed slots), and in cum the
+ * cumulative shares of its slots counting only the allowed ones (the
+ * conditional vector's slots of that span, normalised to end at 1; slots
+ * without rows count a little, so that an allowed slot is never left out).
+ * -1 when allowed restricts no categorical column.
+ */
+static int
+exact_condition(SynthModel *model, SynthAllowedSet *const *allowed, double *cum)
+{
+	SynthNeural *nn = model->neural;
+	const NnLayout *layout = &nn->layout;
+	int			best = -1;
+	double		best_share = 2.0;
+
+	for (int c = 0; c < nn->ncols; c++)
+	{
+		SynthNeuralColumn *col = &nn->cols[c];
+		SynthEncoder *enc = &model->encoders[col->encoder];
+		const SynthAllowedSet *set = allowed[enc->dim];
+		int			c0 = layout->span_cond[col->span];
+		double		share = 0.0;
+
+		if (col->continuous || set == NULL || !layout->span_discrete[col->span])
+			continue;
+		for (int j = 0; j < col->nslots; j++)
+		{
+			double		lo,
+						hi,
+						mid;
+			bool		inside = false;
+
+			synth_neural_slot_interval(enc, col, j, &lo, &hi);
+			mid = (lo + hi) / 2;
+			for (int i = 0; i < set->n && !inside; i++)
+				inside = hi > lo && mid >= set->lo[i] && mid <= set->hi[i];
+			cum[c0 + j] = inside ? Max(nn->slot_share[c0 + j], 1e-9) : 0.0;
+			share += cum[c0 + j];
+		}
+		if (share > 0.0 && share < best_share)
+		{
+			best = col->span;
+			best_share = share;
+		}
+	}
+	if (best >= 0)
+	{
+		int			c0 = layout->span_cond[best];
+		double		run = 0.0;
+
+		for (int j = 0; j < layout->span_len[best]; j++)
+		{
+			run += cum[c0 + j];
+			cum[c0 + j] = run / best_share;
+		}
+	}
+	return best;
+}
+
+/*
+ * The slot of uniform x by cumulative shares cum (len, ending at 1), where
+ * a slot not allowed adds nothing: the first whose share reaches past x,
+ * or the last allowed one when rounding left x beyond them all.
+ */
+static int
+draw_allowed_slot(const double *cum, int len, double x)
+{
+	int			last = 0;
+
+	for (int j = 0; j < len; j++)
+	{
+		if (cum[j] <= (j > 0 ? cum[j - 1] : 0.0))
+			continue;
+		if (x < cum[j])
+			return j;
+		last = j;
+	}
+	return last;
+}
+
 /* Load the generator for generation (in the generation run's context). */
 void
 synth_ctgan_prepare(SynthModel *model)
@@ -257,25 +347,30 @@ synth_ctgan_prepare(SynthModel *model)
 	allocate_buffers(net, run, nn->sample_batch, false);
 	nn->host_rows = palloc(sizeof(SynthReal) * nn->sample_batch * net->row);
 	nn->host_cond = palloc(sizeof(SynthReal) * nn->sample_batch * Max(nn->layout.cond_width, 1));
+	nn->cond_cum = palloc(sizeof(double) * Max(nn->layout.cond_width, 1));
+	nn->cond_slot = palloc(sizeof(int) * nn->sample_batch);
 }
 
 /*
  * rows (at most the generation batch) uniform scores into u: each row
  * conditioned on a category of a random categorical column, drawn by the
- * category's share of the rows.
+ * category's share of the rows; or, when allowed restricts a categorical
+ * column, on one of its allowed categories, which the row then takes.
  */
 void
-synth_ctgan_generate(SynthModel *model, int rows, uint64 seed, SynthRng *rng, double *u)
+synth_ctgan_generate(SynthModel *model, int rows, uint64 seed, SynthRng *rng,
+					 SynthAllowedSet *const *allowed, double *u)
 {
 	SynthNeural *nn = model->neural;
 	NnCtgan    *net = &nn->ctgan;
 	const SynthBackend *be = nn->sample_run->backend;
-	int			cw = nn->layout.cond_width;
+	const NnLayout *layout = &nn->layout;
+	int			cw = layout->cond_width;
+	int			exact = cw > 0 && allowed ? exact_condition(model, allowed, nn->cond_cum) : -1;
 	NnRng		stream = {seed, 0};
 
 	if (cw > 0)
 	{
-		const NnLayout *layout = &nn->layout;
 		int			ndiscrete = 0;
 
 		for (int s = 0; s < layout->nspans; s++)
@@ -283,16 +378,28 @@ synth_ctgan_generate(SynthModel *model, int rows, uint64 seed, SynthRng *rng, do
 		memset(nn->host_cond, 0, sizeof(SynthReal) * rows * cw);
 		for (int i = 0; i < rows; i++)
 		{
-			int			pick = (int) synth_rng_below(rng, ndiscrete);
 			int			s = 0;
 			double		x,
 						cum = 0.0;
 			int			c0,
 						j = 0;
 
-			for (;; s++)
-				if (layout->span_discrete[s] && pick-- == 0)
-					break;
+			if (exact >= 0)
+			{
+				c0 = layout->span_cond[exact];
+				j = draw_allowed_slot(nn->cond_cum + c0, layout->span_len[exact],
+									  synth_rng_uniform(rng));
+				nn->cond_slot[i] = j;
+				nn->host_cond[(int64) i * cw + c0 + j] = 1;
+				continue;
+			}
+			{
+				int			pick = (int) synth_rng_below(rng, ndiscrete);
+
+				for (;; s++)
+					if (layout->span_discrete[s] && pick-- == 0)
+						break;
+			}
 			c0 = layout->span_cond[s];
 			x = synth_rng_uniform(rng);
 			for (j = 0; j < layout->span_len[s] - 1; j++)
@@ -307,5 +414,15 @@ synth_ctgan_generate(SynthModel *model, int rows, uint64 seed, SynthRng *rng, do
 	}
 	nn_ctgan_generate(be, net, rows, false, &stream);
 	synth_buffer_download(be, nn->host_rows, net->fakeact, sizeof(SynthReal) * rows * net->row);
+
+	/* the conditioned column takes its condition: its span is set to that slot */
+	if (exact >= 0)
+		for (int i = 0; i < rows; i++)
+		{
+			SynthReal  *span = nn->host_rows + (int64) i * net->row + layout->span_start[exact];
+
+			for (int j = 0; j < layout->span_len[exact]; j++)
+				span[j] = j == nn->cond_slot[i] ? 1 : 0;
+		}
 	synth_neural_decode(model, nn->host_rows, rows, net->row, NULL, rng, u);
 }

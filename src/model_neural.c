@@ -815,6 +815,7 @@ synth_neural_fit(SynthModel *model, SynthColumn *cols, SynthSample *sample,
 	int64		nrows = sample->nrows;
 	int64		max_rows;
 	bool		detached;
+	unsigned int fpmode;
 
 	model->neural = nn;
 	nn->method = model->method;
@@ -862,10 +863,19 @@ synth_neural_fit(SynthModel *model, SynthColumn *cols, SynthSample *sample,
 	 */
 	detached = run->detached = synth_job_detach();
 
-	if (model->method == SYNTH_METHOD_TVAE)
-		synth_tvae_train(model, run);
-	else
-		synth_ctgan_train(model, run);
+	fpmode = synth_cpu_denormals_off();
+	PG_TRY();
+	{
+		if (model->method == SYNTH_METHOD_TVAE)
+			synth_tvae_train(model, run);
+		else
+			synth_ctgan_train(model, run);
+	}
+	PG_FINALLY();
+	{
+		synth_cpu_denormals_restore(fpmode);
+	}
+	PG_END_TRY();
 
 	MemoryContextSwitchTo(oldcxt);
 	synth_neural_download_weights(nn, run->backend);
@@ -886,6 +896,28 @@ argmax(const SynthReal *x, int n)
 		if (x[i] > x[best])
 			best = i;
 	return best;
+}
+
+/*
+ * The uniform scores [lo, hi] of a categorical column's slot: NULL, the
+ * rare categories, or one emitted category.
+ */
+void
+synth_neural_slot_interval(const SynthEncoder *enc, const SynthNeuralColumn *col, int slot,
+						   double *lo, double *hi)
+{
+	if (slot == col->null_slot)
+	{
+		*lo = 0.0;
+		*hi = enc->null_rate;
+	}
+	else if (slot == col->rare_slot)
+	{
+		*lo = enc->cat_cum[enc->ncats - 1];
+		*hi = 1.0;
+	}
+	else
+		synth_encoder_category_interval(enc, slot, lo, hi);
 }
 
 /*
@@ -942,18 +974,7 @@ synth_neural_decode(SynthModel *model, const SynthReal *rows, int nrows, int ld,
 				double		lo,
 							hi;
 
-				if (slot == col->null_slot)
-				{
-					lo = 0.0;
-					hi = enc->null_rate;
-				}
-				else if (slot == col->rare_slot)
-				{
-					lo = enc->cat_cum[enc->ncats - 1];
-					hi = 1.0;
-				}
-				else
-					synth_encoder_category_interval(enc, slot, &lo, &hi);
+				synth_neural_slot_interval(enc, col, slot, &lo, &hi);
 				ur[enc->dim] = lo + synth_rng_uniform(rng) * (hi - lo);
 			}
 		}
@@ -995,7 +1016,10 @@ allowed_row(SynthAllowedSet **allowed, int dim, double *u)
 /*
  * Sample rows (at most gen->capacity) into gen->u, for generate.c to decode:
  * batches of the network's rows, decoded; with restrictions (a condition,
- * a rebalanced category) only the rows inside them are kept.
+ * a rebalanced category) only the rows inside them are kept.  ctgan meets
+ * the restriction of one categorical column exactly, through its
+ * conditional vector (model_ctgan.c), so only the others reject rows; tvae
+ * has nothing to condition on and rejects.
  */
 void
 synth_neural_sample(SynthGenerator *gen, int rows)
@@ -1046,7 +1070,7 @@ synth_neural_sample(SynthGenerator *gen, int rows)
 		if (model->method == SYNTH_METHOD_TVAE)
 			synth_tvae_generate(model, m, seed, &gen->rng, nn->candidates);
 		else
-			synth_ctgan_generate(model, m, seed, &gen->rng, nn->candidates);
+			synth_ctgan_generate(model, m, seed, &gen->rng, gen->allowed, nn->candidates);
 		for (int r = 0; r < m && filled < rows; r++)
 		{
 			double	   *cand = nn->candidates + (int64) r * dim;

@@ -61,6 +61,8 @@ typedef struct SynthNeural
 	int			sample_batch;
 	SynthReal  *host_rows;		/* (sample_batch, width) downloaded rows */
 	SynthReal  *host_cond;		/* ctgan: (sample_batch, cond_width) */
+	double	   *cond_cum;		/* ctgan: (cond_width) shares of a condition's slots */
+	int		   *cond_slot;		/* ctgan: (sample_batch) each row's conditioned slot */
 	SynthReal  *sigma;			/* tvae: (nalpha) */
 	double	   *candidates;		/* (sample_batch, dim) uniform scores before conditions */
 } SynthNeural;
@@ -128,6 +130,8 @@ extern void synth_neural_progress(SynthNeuralRun *run, const char *method, int e
 								  const char *loss2_name);
 extern void synth_neural_decode(SynthModel *model, const SynthReal *rows, int nrows, int ld,
 								const SynthReal *sigma, SynthRng *rng, double *u);
+extern void synth_neural_slot_interval(const SynthEncoder *enc, const SynthNeuralColumn *col,
+									   int slot, double *lo, double *hi);
 
 /* model_tvae.c */
 extern void synth_tvae_train(SynthModel *model, SynthNeuralRun *run);
@@ -139,7 +143,7 @@ extern void synth_tvae_generate(SynthModel *model, int rows, uint64 seed, SynthR
 extern void synth_ctgan_train(SynthModel *model, SynthNeuralRun *run);
 extern void synth_ctgan_prepare(SynthModel *model);
 extern void synth_ctgan_generate(SynthModel *model, int rows, uint64 seed, SynthRng *rng,
-								 double *u);
+								 SynthAllowedSet *const *allowed, double *u);
 
 /*
  * checkpoint.c: a neural training that runs as a background job resumes from

@@ -286,6 +286,28 @@ test_activation_in_place(SynthActivation f, float slope, const char *name)
 	check_close(what, d, want, MAX_N, f == SYNTH_ACT_TANH ? 1e-5 : 0, 1e-3);
 }
 
+/* denormals read and computed as zero while switched off, and back after */
+static void
+test_denormals(void)
+{
+	volatile float tiny = 1e-30f;
+	volatile float denormal = 1e-40f;
+	unsigned int mode = synth_cpu_denormals_off();
+	float		flushed = tiny * 1e-10f;
+	float		read_as_zero = denormal * 2.0f;
+
+	synth_cpu_denormals_restore(mode);
+	checks++;
+#if defined(__SSE2__)
+	if (flushed != 0 || read_as_zero != 0 || tiny * 1e-10f == 0 || denormal * 2.0f == 0)
+	{
+		printf("FAIL denormals: off %g %g, restored %g %g\n", flushed, read_as_zero,
+			   tiny * 1e-10f, denormal * 2.0f);
+		failures++;
+	}
+#endif
+}
+
 int
 main(void)
 {
@@ -308,6 +330,7 @@ main(void)
 	test_activation_in_place(SYNTH_ACT_RELU, 0, "relu");
 	test_activation_in_place(SYNTH_ACT_LEAKY_RELU, 0.2f, "leaky relu");
 	test_activation_in_place(SYNTH_ACT_TANH, 0, "tanh");
+	test_denormals();
 
 	printf("backend_test: %s (%d checks, %d failures)\n", failures ? "FAILED" : "ok", checks,
 		   failures);
