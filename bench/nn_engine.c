@@ -7,7 +7,14 @@
  *	  seconds per epoch they imply (Adult's 80 % split: 26,049 rows, 53 TVAE
  *	  steps, 52 CTGAN steps).  Prints figures, never pass/fail.
  *
- *	  make bench-engine && bench/nn_engine [steps]
+ *	  make bench-engine && bench/nn_engine [steps [tvae|ctgan]]
+ *
+ * Each figure: the mean step, its CPU time (all threads) and the fastest
+ * step, steadier than the mean on a shared machine.  Run with
+ * OPENBLAS_CORETYPE as the server is (doc/benchmarks.md); with
+ * NN_ENGINE_GEMMS set, every GEMM shape's calls, time and GFLOPS per step
+ * are listed too.  Training runs with denormals flushed, as in the
+ * extension.
  */
 #include <stdio.h>
 #include <stdlib.h>
