@@ -49,7 +49,7 @@ GRANT USAGE ON SCHEMA public TO synth_nobody;
 SET ROLE synth_nobody;
 SELECT synth_train('t');
 SELECT * FROM synth_generate(NULL::t, 5);
--- and cannot read or write the weights
+-- and cannot read or write the weights, nor see the models of t
 SELECT weights FROM synth.models LIMIT 1;
 DELETE FROM synth.models;
 SELECT count(*) > 0 AS sees_models FROM synth.models;

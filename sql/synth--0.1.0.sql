@@ -32,7 +32,12 @@ COMMENT ON TABLE synth.models IS 'trained synthetic-data models: one row per syn
 COMMENT ON COLUMN synth.models.spec IS 'columns, types, encoders, method and options, as jsonb';
 COMMENT ON COLUMN synth.models.weights IS 'model parameters in synth''s versioned binary format (magic SYNTHMDL)';
 
-/* Everyone may see which models exist; weights stay with the catalog owner. */
+/*
+ * Weights stay with the catalog owner.  A model's other columns are shown to
+ * the roles that can read its source table, by row-level security (the
+ * policy is at the end of this file, with the sharing of private models):
+ * spec and metrics hold figures of the real rows.
+ */
 REVOKE ALL ON synth.models FROM PUBLIC;
 GRANT USAGE ON SCHEMA synth TO PUBLIC;
 GRANT SELECT (id, source_schema, source_table, source_relid, method, status,
@@ -444,3 +449,123 @@ LANGUAGE C VOLATILE;
 
 COMMENT ON FUNCTION synth_budget(regclass) IS
 	'the privacy budget of a table: caps, spent, remaining (no row: no budget set)';
+
+/* ---- sharing private models, and who sees which model (issue 5) ---- */
+
+/*
+ * The source table of a model: the table of the recorded oid if it still has
+ * the recorded name, else the table of that schema and name (after pg_dump
+ * and restore the oid differs), as synth_catalog_load finds it; NULL when
+ * there is none.  Reads pg_class by name, so it checks no privilege.
+ */
+CREATE FUNCTION synth.source_oid(relid oid, schema_name name, table_name name)
+RETURNS oid
+LANGUAGE sql STABLE
+AS $$
+	SELECT coalesce(
+		(SELECT c.oid FROM pg_catalog.pg_class c WHERE c.oid = $1 AND c.relname = $3),
+		(SELECT c.oid FROM pg_catalog.pg_class c
+		 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+		 WHERE n.nspname = $2 AND c.relname = $3))
+$$;
+
+/* Can the current user read the table: SELECT on it, or on every column (as training asks)? */
+CREATE FUNCTION synth.can_read_table(relid oid)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'synth_can_read_table'
+LANGUAGE C STABLE STRICT;
+
+/*
+ * May the current user see a model's row: it can read the model's source
+ * table; for a model of a schema's model set (trained over a view that joins
+ * a parent's columns), every table of the set.
+ */
+CREATE FUNCTION synth.can_read_model(model_id bigint, relid oid, schema_name name, table_name name)
+RETURNS boolean
+LANGUAGE sql STABLE
+AS $$
+	SELECT CASE
+		WHEN NOT EXISTS (SELECT 1 FROM synth.model_set_members mm WHERE mm.model_id = $1)
+		THEN coalesce(synth.can_read_table(synth.source_oid($2, $3, $4)), false)
+		ELSE NOT EXISTS (
+			SELECT 1
+			FROM synth.model_set_members mm
+			JOIN synth.model_set_members o ON o.set_id = mm.set_id
+			JOIN synth.model_sets s ON s.id = o.set_id
+			WHERE mm.model_id = $1
+			  AND NOT coalesce(synth.can_read_table(synth.source_oid(o.source_relid, s.source_schema,
+																	  o.source_table)), false))
+	END
+$$;
+
+/*
+ * Row-level security on synth.models: a role sees the models of the tables
+ * it can read.  synth's own C code reads and writes the catalog as its
+ * owner, to which the policy does not apply.
+ */
+ALTER TABLE synth.models ENABLE ROW LEVEL SECURITY;
+CREATE POLICY models_readers ON synth.models FOR SELECT
+	USING (synth.can_read_model(id, source_relid, source_schema, source_table));
+
+/*
+ * Generate grants: a table's owner lets a role generate from a
+ * differentially private model of the table, with no privilege on the table
+ * (synth_grant_generate).  The role is recorded by oid and name, with the
+ * system identifier of the cluster: see src/sharing.c for how a grant
+ * survives pg_dump and restore.
+ */
+CREATE TABLE synth.model_grants (
+	model_id		bigint NOT NULL REFERENCES synth.models (id) ON DELETE CASCADE,
+	grantee			oid NOT NULL,
+	grantee_name	name NOT NULL,
+	cluster			bigint NOT NULL,
+	granted_by		name NOT NULL,
+	granted_at		timestamptz NOT NULL DEFAULT now(),
+	PRIMARY KEY (model_id, grantee_name)
+);
+
+COMMENT ON TABLE synth.model_grants IS 'roles that may generate from a private model without reading its table; read them through synth.generate_grants';
+COMMENT ON COLUMN synth.model_grants.cluster IS 'system identifier of the cluster the grant was made in: there it holds for the role of that oid and name, elsewhere (restored) for the role of that name';
+
+REVOKE ALL ON synth.model_grants FROM PUBLIC;
+
+SELECT pg_catalog.pg_extension_config_dump('synth.model_grants', '');
+
+/* The role a grant holds for now, NULL when none (its role was dropped). */
+CREATE FUNCTION synth.grant_role(grantee oid, grantee_name name, cluster bigint)
+RETURNS regrole
+AS 'MODULE_PATHNAME', 'synth_grant_role'
+LANGUAGE C STABLE STRICT;
+
+/* The grants a role may see: those of the tables it reads, and its own. */
+CREATE VIEW synth.generate_grants AS
+SELECT g.model_id, m.source_schema, m.source_table, m.method,
+	   (m.spec->'privacy'->>'epsilon')::float8 AS epsilon,
+	   (m.spec->'privacy'->>'delta')::float8 AS delta,
+	   g.grantee_name AS grantee,
+	   synth.grant_role(g.grantee, g.grantee_name, g.cluster) IS NOT NULL AS active,
+	   g.granted_by, g.granted_at
+FROM synth.model_grants g
+JOIN synth.models m ON m.id = g.model_id
+WHERE coalesce(synth.can_read_table(synth.source_oid(m.source_relid, m.source_schema, m.source_table)), false)
+   OR coalesce(pg_catalog.pg_has_role(synth.grant_role(g.grantee, g.grantee_name, g.cluster), 'USAGE'), false);
+
+COMMENT ON VIEW synth.generate_grants IS 'who may generate from which private model without reading its table (to the table''s readers, and to each grantee its own)';
+
+GRANT SELECT ON synth.generate_grants TO PUBLIC;
+
+CREATE FUNCTION synth_grant_generate(model bigint, role regrole)
+RETURNS void
+AS 'MODULE_PATHNAME', 'synth_grant_generate'
+LANGUAGE C VOLATILE;
+
+COMMENT ON FUNCTION synth_grant_generate(bigint, regrole) IS
+	'let a role generate from a differentially private model without privileges on its table (the table''s owner only)';
+
+CREATE FUNCTION synth_revoke_generate(model bigint, role regrole DEFAULT NULL)
+RETURNS integer
+AS 'MODULE_PATHNAME', 'synth_revoke_generate'
+LANGUAGE C VOLATILE;
+
+COMMENT ON FUNCTION synth_revoke_generate(bigint, regrole) IS
+	'remove a role''s generate grant on a model (NULL: every grant of it; the table''s owner only); returns the grants removed';

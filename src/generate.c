@@ -13,6 +13,7 @@
 #include "synth.h"
 #include "model.h"
 #include "quality.h"
+#include "sharing.h"
 
 #include "access/htup_details.h"
 #include "access/relation.h"
@@ -229,15 +230,47 @@ CheckTableUnchanged(SynthModel *model, TupleDesc desc, int64 model_id,
 				 errhint("Train a new model with SELECT synth_train('%s').", relname)));
 }
 
-/* Ensure the caller may read the source table: synthetic rows come from it. */
-static void
-CheckCanGenerate(Oid relid)
+/*
+ * Ensure the caller may use the model: a reader of the source table may use
+ * any model of it; another role only a private model its owner granted it.
+ * model_id 0 asks for the table's newest model the caller may use.  Returns
+ * the model's id.
+ */
+static int64
+CheckCanGenerate(Oid relid, int64 model_id, bool *reader)
 {
-	if (pg_class_aclcheck(relid, GetUserId(), ACL_SELECT) != ACLCHECK_OK)
+	const char *relname = get_rel_name(relid);
+
+	*reader = synth_can_read_relation(relid);
+	if (*reader)
+	{
+		if (model_id == 0)
+			model_id = synth_catalog_latest_model(relid);
+		if (model_id == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_OBJECT),
+					 errmsg("table \"%s\" has no trained synth model", relname),
+					 errhint("Train one first: SELECT synth_train('%s').", relname)));
+		return model_id;
+	}
+	if (model_id == 0)
+		model_id = synth_latest_granted_model(relid);
+	else if (!synth_generate_granted(model_id))
+		model_id = 0;
+	if (model_id == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("permission denied to generate from table \"%s\"", get_rel_name(relid)),
-				 errhint("Generating needs SELECT on the source table, as training does.")));
+				 errmsg("permission denied to generate from table \"%s\"", relname),
+				 errhint("Generating needs SELECT on the source table, or a differentially private model of it that the table's owner granted you (synth_grant_generate).")));
+
+	/* Ensure no gate asks for figures the caller may not see */
+	if (synth_gates != NULL && synth_gates[0] != '\0')
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("synth.gates cannot be checked by a role that cannot read table \"%s\"", relname),
+				 errdetail("The gates compare the model's stored quality report, whose figures are computed from real rows, with thresholds; neither the figures nor whether they pass are shown to roles with only a generate grant."),
+				 errhint("Generate with synth.gates unset (SET synth.gates = ''); the table's owner can check the model with synth_check_gates before granting it.")));
+	return model_id;
 }
 
 static GenerateState *
@@ -251,6 +284,7 @@ generate_begin(FunctionCallInfo fcinfo, int64 model_id, int srcarg, int64 n, boo
 	SynthModel *model;
 	Relation	rel;
 	char	   *relname;
+	bool		reader;
 
 	if (!OidIsValid(relid))
 		ereport(ERROR,
@@ -259,17 +293,7 @@ generate_begin(FunctionCallInfo fcinfo, int64 model_id, int srcarg, int64 n, boo
 						OidIsValid(rowtype) ? format_type_be(rowtype) : "an unknown type"),
 				 errhint("Call it as SELECT * FROM synth_generate(NULL::tablename, 1000).")));
 	relname = get_rel_name(relid);
-	CheckCanGenerate(relid);
-
-	if (model_id == 0)
-	{
-		model_id = synth_catalog_latest_model(relid);
-		if (model_id == 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_UNDEFINED_OBJECT),
-					 errmsg("table \"%s\" has no trained synth model", relname),
-					 errhint("Train one first: SELECT synth_train('%s').", relname)));
-	}
+	model_id = CheckCanGenerate(relid, model_id, &reader);
 
 	state = palloc0(sizeof(GenerateState));
 	model = synth_catalog_load(model_id, &model_relid);
@@ -280,7 +304,8 @@ generate_begin(FunctionCallInfo fcinfo, int64 model_id, int srcarg, int64 n, boo
 				 errhint("Pass the row type of the model's own table (see synth.models.source_table).")));
 
 	/* Ensure the model meets the quality gates that synth.gates asks for */
-	synth_gates_enforce(model_id);
+	if (reader)
+		synth_gates_enforce(model_id);
 
 	state->desc = BlessTupleDesc(lookup_rowtype_tupdesc_copy(rowtype, -1));
 	state->att_encoder = palloc(sizeof(int) * Max(state->desc->natts, 1));
