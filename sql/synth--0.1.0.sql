@@ -453,6 +453,9 @@ COMMENT ON FUNCTION synth_budget(regclass) IS
 /* ---- sharing private models, and who sees which model (issue 5) ---- */
 
 /*
+ * The functions of the policy below run as the querying role: they set
+ * search_path, so that its own operators cannot change what they answer.
+ *
  * The source table of a model: the table of the recorded oid if it still has
  * the recorded name, else the table of that schema and name (after pg_dump
  * and restore the oid differs), as synth_catalog_load finds it; NULL when
@@ -461,6 +464,7 @@ COMMENT ON FUNCTION synth_budget(regclass) IS
 CREATE FUNCTION synth.source_oid(relid oid, schema_name name, table_name name)
 RETURNS oid
 LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
 AS $$
 	SELECT coalesce(
 		(SELECT c.oid FROM pg_catalog.pg_class c WHERE c.oid = $1 AND c.relname = $3),
@@ -483,6 +487,7 @@ LANGUAGE C STABLE STRICT;
 CREATE FUNCTION synth.can_read_model(model_id bigint, relid oid, schema_name name, table_name name)
 RETURNS boolean
 LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
 AS $$
 	SELECT CASE
 		WHEN NOT EXISTS (SELECT 1 FROM synth.model_set_members mm WHERE mm.model_id = $1)

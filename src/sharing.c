@@ -32,6 +32,7 @@
 #include "miscadmin.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/syscache.h"
 
@@ -49,11 +50,16 @@ PG_FUNCTION_INFO_V1(synth_grant_role);
 	"(coalesce((m.spec->'privacy'->>'epsilon')::float8 > 0, false) AND " \
 	"EXISTS (SELECT 1 FROM synth.ledger l WHERE l.model_id = m.id AND l.epsilon > 0))"
 
-/* Run the catalog statements that follow as the catalog's owner (see catalog.c). */
+/*
+ * Run the catalog statements that follow as the catalog's owner (see
+ * catalog.c), with search_path pg_catalog: the caller's search_path could
+ * otherwise put its own operators into the owner's queries.
+ */
 typedef struct SharingAccess
 {
 	Oid			saved_user;
 	int			saved_sec;
+	int			guc_level;
 } SharingAccess;
 
 static void
@@ -62,6 +68,9 @@ sharing_access_begin(SharingAccess *access)
 	GetUserIdAndSecContext(&access->saved_user, &access->saved_sec);
 	SetUserIdAndSecContext(synth_catalog_owner(),
 						   access->saved_sec | SECURITY_LOCAL_USERID_CHANGE);
+	access->guc_level = NewGUCNestLevel();
+	(void) set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
 }
 
 static void
@@ -75,6 +84,7 @@ sharing_connect(void)
 static void
 sharing_access_end(SharingAccess *access)
 {
+	AtEOXact_GUC(true, access->guc_level);
 	SetUserIdAndSecContext(access->saved_user, access->saved_sec);
 }
 
