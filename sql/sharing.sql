@@ -136,6 +136,36 @@ SELECT count(*) AS models_seen, bool_and(spec ? 'columns') AS specs_seen,
 	   bool_and(metrics IS NOT NULL) AS metrics_seen FROM synth.models;
 SELECT weights FROM synth.models WHERE id = :plain;
 RESET ROLE;
+
+-- synth reads and writes its catalog as the catalog's owner: a caller's own
+-- operators, first on its search_path, are not used there (they would run
+-- with the owner's rights)
+CREATE SCHEMA regress_share_ops AUTHORIZATION regress_share_outsider;
+SET ROLE regress_share_outsider;
+CREATE FUNCTION regress_share_ops.eq(a int8, b int8) RETURNS bool LANGUAGE plpgsql AS $$
+BEGIN
+	IF (SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user) THEN
+		RAISE NOTICE 'operator ran as the superuser %', current_user;
+	END IF;
+	RETURN a OPERATOR(pg_catalog.=) b;
+END $$;
+CREATE FUNCTION regress_share_ops.eq(a oid, b oid) RETURNS bool LANGUAGE plpgsql AS $$
+BEGIN
+	IF (SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user) THEN
+		RAISE NOTICE 'operator ran as the superuser %', current_user;
+	END IF;
+	RETURN a OPERATOR(pg_catalog.=) b;
+END $$;
+CREATE OPERATOR regress_share_ops.= (LEFTARG = int8, RIGHTARG = int8, FUNCTION = regress_share_ops.eq);
+CREATE OPERATOR regress_share_ops.= (LEFTARG = oid, RIGHTARG = oid, FUNCTION = regress_share_ops.eq);
+SET search_path = regress_share_ops, public, pg_catalog;
+SELECT count(*) AS rows FROM synth_generate(NULL::share.people, 10, seed => 1);
+SELECT synth_train('share.people', 'mst', '{"epsilon": 0.5, "bounds": {"income": [0, 20000]},
+	"domains": {"sex": ["f", "m"], "city": ["Lyon", "Paris", "Nice"]}}') > 0 AS trained_privately;
+SELECT synth_report(:plain, options => '{"sample_rows": 500}') ? 'checks' AS reported;
+RESET search_path;
+RESET ROLE;
+DROP SCHEMA regress_share_ops CASCADE;
 REVOKE SELECT ON share.people FROM regress_share_outsider;
 
 -- a role dropped and created again under the same name does not inherit a grant

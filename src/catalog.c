@@ -28,6 +28,7 @@
 #include "nodes/primnodes.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
+#include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "utils/syscache.h"
@@ -119,11 +120,16 @@ synth_catalog_owner(void)
 	return owner;
 }
 
-/* Run the catalog statements that follow as the catalog's owner. */
+/*
+ * Run the catalog statements that follow as the catalog's owner, with
+ * search_path pg_catalog: the caller's search_path could otherwise put its
+ * own operators or functions into the owner's queries.
+ */
 typedef struct CatalogAccess
 {
 	Oid			saved_user;
 	int			saved_sec;
+	int			guc_level;
 } CatalogAccess;
 
 static void
@@ -132,11 +138,15 @@ catalog_access_begin(CatalogAccess *access)
 	GetUserIdAndSecContext(&access->saved_user, &access->saved_sec);
 	SetUserIdAndSecContext(synth_catalog_owner(),
 						   access->saved_sec | SECURITY_LOCAL_USERID_CHANGE);
+	access->guc_level = NewGUCNestLevel();
+	(void) set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
 }
 
 static void
 catalog_access_end(CatalogAccess *access)
 {
+	AtEOXact_GUC(true, access->guc_level);
 	SetUserIdAndSecContext(access->saved_user, access->saved_sec);
 }
 

@@ -37,6 +37,7 @@
 #include "miscadmin.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 
@@ -51,6 +52,7 @@ typedef struct LedgerAccess
 {
 	Oid			saved_user;
 	int			saved_sec;
+	int			guc_level;
 } LedgerAccess;
 
 static void
@@ -59,6 +61,10 @@ ledger_access_begin(LedgerAccess *access)
 	GetUserIdAndSecContext(&access->saved_user, &access->saved_sec);
 	SetUserIdAndSecContext(synth_catalog_owner(),
 						   access->saved_sec | SECURITY_LOCAL_USERID_CHANGE);
+	/* the caller's search_path could put its own operators into our queries */
+	access->guc_level = NewGUCNestLevel();
+	(void) set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
 }
 
 static void
@@ -72,6 +78,7 @@ ledger_connect(void)
 static void
 ledger_access_end(LedgerAccess *access)
 {
+	AtEOXact_GUC(true, access->guc_level);
 	SetUserIdAndSecContext(access->saved_user, access->saved_sec);
 }
 
