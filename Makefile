@@ -5,7 +5,7 @@
 #   make installcheck           pg_regress tests sql/*.sql against a server
 #   make unit                   standalone C tests test/unit/*_test.c
 #   make gpu-test               CPU-vs-GPU parity (prints SKIP without a device)
-#   make bench-engine           bench/nn_engine: the neural engine's speed alone
+#   make bench-engine           bench/nn_engine: the neural engine's speed alone (CPU, or GPU)
 #
 # scripts/test.sh runs all of them on a throwaway cluster.
 
@@ -55,7 +55,12 @@ NVCC ?= $(firstword $(shell command -v nvcc 2>/dev/null) $(wildcard /usr/local/c
 CUDA_HOME ?= $(patsubst %/bin/,%,$(dir $(NVCC)))
 CUDA_LIBDIR ?= $(firstword $(wildcard $(CUDA_HOME)/lib64 $(CUDA_HOME)/lib))
 NVCCFLAGS ?= -O2
-NVCC_ARCH ?=
+# Machine code for Turing to Hopper (T4, A100, A10/RTX 30, L4/RTX 40, H100/H200)
+# and PTX for later GPUs, so that no device JIT-compiles the kernels when a
+# backend first opens it (a server's cluster user often has no cache for it).
+NVCC_ARCH ?= -gencode arch=compute_75,code=sm_75 -gencode arch=compute_80,code=sm_80 \
+	-gencode arch=compute_86,code=sm_86 -gencode arch=compute_89,code=sm_89 \
+	-gencode arch=compute_90,code=[sm_90,compute_90]
 CUDA_SRCS = $(sort $(wildcard cuda/*.cu))
 CUDA_LDFLAGS = $(if $(CUDA_LIBDIR),-L$(CUDA_LIBDIR) -Xlinker -rpath -Xlinker $(CUDA_LIBDIR)) -lcublas -lcudart
 
@@ -114,8 +119,8 @@ unit: $(UNIT_BINS)
 	test $$failed -eq 0
 
 # The engine alone on Adult's shapes: milliseconds per TVAE and CTGAN step (bench/nn_engine.c).
-bench/nn_engine: bench/nn_engine.c src/backend_cpu.c src/backend.h $(NN_SRCS) $(wildcard src/nn*.h)
-	$(CC) $(TEST_CFLAGS) $(BACKEND_CPU_CFLAGS) -o $@ $< src/backend_cpu.c $(NN_SRCS) $(TEST_LIBS)
+bench/nn_engine: bench/nn_engine.c src/backend_cpu.c src/backend_gpu.c src/backend.h cuda/synth_cuda.h $(NN_SRCS) $(wildcard src/nn*.h)
+	$(CC) $(TEST_CFLAGS) $(BACKEND_CPU_CFLAGS) -o $@ $< src/backend_cpu.c src/backend_gpu.c $(NN_SRCS) $(TEST_LIBS)
 
 bench-engine: bench/nn_engine
 

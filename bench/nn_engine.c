@@ -7,7 +7,13 @@
  *	  seconds per epoch they imply (Adult's 80 % split: 26,049 rows, 53 TVAE
  *	  steps, 52 CTGAN steps).  Prints figures, never pass/fail.
  *
- *	  make bench-engine && bench/nn_engine [steps [tvae|ctgan]]
+ *	  make bench-engine && bench/nn_engine [steps [tvae|ctgan|both [cuda/synth_cuda.so]]]
+ *
+ *	  With the path of synth_cuda.so as third argument the same steps run on
+ *	  the GPU backend (parameters, activations and rows in device memory, as
+ *	  the extension trains there); each step reads its loss back to the host,
+ *	  so a step's time includes the device's work.  A standalone program is
+ *	  what a kernel profiler (ncu) attaches to most easily.
  *
  * Each figure: the mean step, its CPU time (all threads) and the fastest
  * step, steadier than the mean on a shared machine.  Run with
@@ -20,8 +26,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <dlfcn.h>
 
 #include "nn.h"
+#include "synth_cuda.h"
 
 #define ADULT_ROWS		26049
 #define BATCH			500
@@ -170,16 +178,74 @@ encoded_row(const NnLayout *layout, SynthReal *x)
 }
 
 static void *
-arena_alloc(size_t bytes)
+arena_alloc(const SynthBackend *be, size_t bytes)
 {
-	void	   *p = calloc(1, bytes ? bytes : 1);
+	void	   *p = be->alloc ? be->alloc(be, bytes ? bytes : 1) : calloc(1, bytes ? bytes : 1);
 
 	if (!p)
 	{
 		fprintf(stderr, "out of memory\n");
 		exit(1);
 	}
+	if (be->alloc)
+		be->fill(be, bytes / sizeof(SynthReal), 0, p);
 	return p;
+}
+
+/* Host rows into a backend's buffer. */
+static void
+put_rows(const SynthBackend *be, SynthReal *dst, const SynthReal *host, size_t count)
+{
+	if (be->to_device)
+		be->to_device(be, dst, host, count * sizeof(SynthReal));
+	else
+		memcpy(dst, host, count * sizeof(SynthReal));
+}
+
+static void
+gpu_failed(const SynthBackend *backend, const char *operation, bool out_of_memory,
+		   const char *detail)
+{
+	fprintf(stderr, "nn_engine: GPU %s failed: %s\n", operation, detail ? detail : "");
+	exit(1);
+}
+
+/* The GPU backend over the synth_cuda.so at path (exits when there is none). */
+static const SynthBackend *
+open_gpu(const char *path)
+{
+	static SynthBackend backend;
+	static SynthGpu gpu;
+	char		errmsg[SYNTH_CUDA_ERRMSG_LEN];
+	const SynthCudaApi *api;
+	SynthCudaContext *context;
+	SynthCudaApiFunc api_func;
+	void	   *library = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+	char		name[256];
+	int			ndevices;
+
+	if (library == NULL)
+	{
+		fprintf(stderr, "nn_engine: %s\n", dlerror());
+		exit(1);
+	}
+	api_func = (SynthCudaApiFunc) dlsym(library, SYNTH_CUDA_ENTRY_POINT);
+	if (api_func == NULL || (api = api_func())->abi_version != SYNTH_CUDA_ABI_VERSION)
+	{
+		fprintf(stderr, "nn_engine: %s is not this build's synth_cuda.so\n", path);
+		exit(1);
+	}
+	if (api->probe(&ndevices, name, sizeof(name), errmsg, sizeof(errmsg)) != SYNTH_CUDA_OK ||
+		api->open(0, &context, errmsg, sizeof(errmsg)) != SYNTH_CUDA_OK)
+	{
+		fprintf(stderr, "nn_engine: no CUDA device: %s\n", errmsg);
+		exit(1);
+	}
+	gpu.api = api;
+	gpu.cuda = context;
+	gpu.failed = gpu_failed;
+	synth_backend_gpu_init(&backend, &gpu, api->device_name(context));
+	return &backend;
 }
 
 static void
@@ -199,17 +265,21 @@ bench_tvae(const SynthBackend *be, const NnLayout *layout, int steps)
 	memset(&net, 0, sizeof(net));
 	nn_tvae_config_default(&config);
 	nn_tvae_declare(&net, &config, layout);
-	nn_params_bind(p, arena_alloc(sizeof(SynthReal) * (p->count + p->state_count)),
-				   arena_alloc(sizeof(SynthReal) * p->count),
-				   arena_alloc(sizeof(SynthReal) * p->count),
-				   arena_alloc(sizeof(SynthReal) * p->count));
+	SynthReal  *rows = malloc(sizeof(SynthReal) * BATCH * layout->width);
+
+	nn_params_bind(p, arena_alloc(be, sizeof(SynthReal) * (p->count + p->state_count)),
+				   arena_alloc(be, sizeof(SynthReal) * p->count),
+				   arena_alloc(be, sizeof(SynthReal) * p->count),
+				   arena_alloc(be, sizeof(SynthReal) * p->count));
 	nn_params_init(be, p, &rng);
 	nn_tvae_layout(&net, &arena, BATCH);
-	arena.base = arena_alloc(arena.used);
+	arena.base = arena_alloc(be, arena.used);
 	arena.used = 0;
 	nn_tvae_layout(&net, &arena, BATCH);
 	for (int r = 0; r < BATCH; r++)
-		encoded_row(layout, net.x + (size_t) r * layout->width);
+		encoded_row(layout, rows + (size_t) r * layout->width);
+	put_rows(be, net.x, rows, (size_t) BATCH * layout->width);
+	free(rows);
 
 	nn_tvae_step(be, &net, BATCH, &rng);	/* warm up */
 	t0 = now();
@@ -248,24 +318,29 @@ bench_ctgan(const SynthBackend *be, const NnLayout *layout, int steps)
 	memset(&net, 0, sizeof(net));
 	nn_ctgan_config_default(&config);
 	nn_ctgan_declare(&net, &config, layout);
-	nn_params_bind(&net.gen, arena_alloc(sizeof(SynthReal) * (net.gen.count + net.gen.state_count)),
-				   arena_alloc(sizeof(SynthReal) * net.gen.count),
-				   arena_alloc(sizeof(SynthReal) * net.gen.count),
-				   arena_alloc(sizeof(SynthReal) * net.gen.count));
-	nn_params_bind(&net.dis, arena_alloc(sizeof(SynthReal) * net.dis.count),
-				   arena_alloc(sizeof(SynthReal) * net.dis.count),
-				   arena_alloc(sizeof(SynthReal) * net.dis.count),
-				   arena_alloc(sizeof(SynthReal) * net.dis.count));
+	SynthReal  *reals,
+			   *conds;
+
+	nn_params_bind(&net.gen, arena_alloc(be, sizeof(SynthReal) * (net.gen.count + net.gen.state_count)),
+				   arena_alloc(be, sizeof(SynthReal) * net.gen.count),
+				   arena_alloc(be, sizeof(SynthReal) * net.gen.count),
+				   arena_alloc(be, sizeof(SynthReal) * net.gen.count));
+	nn_params_bind(&net.dis, arena_alloc(be, sizeof(SynthReal) * net.dis.count),
+				   arena_alloc(be, sizeof(SynthReal) * net.dis.count),
+				   arena_alloc(be, sizeof(SynthReal) * net.dis.count),
+				   arena_alloc(be, sizeof(SynthReal) * net.dis.count));
 	nn_params_init(be, &net.gen, &rng);
 	nn_params_init(be, &net.dis, &rng);
 	nn_ctgan_layout(&net, &arena, BATCH, true);
-	arena.base = arena_alloc(arena.used);
+	arena.base = arena_alloc(be, arena.used);
 	arena.used = 0;
 	nn_ctgan_layout(&net, &arena, BATCH, true);
+	reals = malloc(sizeof(SynthReal) * BATCH * net.row);
+	conds = malloc(sizeof(SynthReal) * BATCH * cw);
 	for (int r = 0; r < BATCH; r++)
 	{
-		SynthReal  *real = net.real + (size_t) r * net.row;
-		SynthReal  *cond = net.cond + (size_t) r * cw;
+		SynthReal  *real = reals + (size_t) r * net.row;
+		SynthReal  *cond = conds + (size_t) r * cw;
 		int			s = ncontinuous + below(layout->nspans - ncontinuous);
 		int			slot = layout->span_cond[s] + below(layout->span_len[s]);
 
@@ -274,6 +349,10 @@ bench_ctgan(const SynthBackend *be, const NnLayout *layout, int steps)
 		cond[slot] = 1;
 		memcpy(real + layout->width, cond, sizeof(SynthReal) * cw);
 	}
+	put_rows(be, net.real, reals, (size_t) BATCH * net.row);
+	put_rows(be, net.cond, conds, (size_t) BATCH * cw);
+	free(reals);
+	free(conds);
 
 	nn_ctgan_critic_step(be, &net, BATCH, &rng, &penalty);
 	nn_ctgan_generator_step(be, &net, BATCH, &rng, &cond_loss);
@@ -305,9 +384,11 @@ main(int argc, char **argv)
 
 	synth_cpu_denormals_off();	/* as the extension trains */
 	adult_layout(&layout);
-	printf("nn engine on the CPU backend: width %d, conditional vector %d, batch %d, %d steps\n",
-		   layout.width, layout.cond_width, BATCH, steps);
-	if (gemms)
+	if (argc > 3)
+		be = open_gpu(argv[3]);
+	printf("nn engine on the %s backend: width %d, conditional vector %d, batch %d, %d steps\n",
+		   be->name, layout.width, layout.cond_width, BATCH, steps);
+	if (gemms && !be->alloc)
 	{
 		timed_backend = *be;
 		timed_backend.matmul = timed_matmul;
