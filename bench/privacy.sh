@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 #
-# bench/privacy.sh: quality of the differentially private methods, mst and
-# DP-SGD tvae, on Adult at several epsilons.  Prints figures, never pass/fail.
+# bench/privacy.sh: quality of the differentially private methods, mst,
+# DP-SGD tvae and ctgan, on Adult at several epsilons.  Prints figures, never pass/fail.
 #
 # For each method, each epsilon (default 0.3 1 3 10) and each run: train on 80% of
 # Adult's rows (the split and public bounds and domains of
@@ -21,10 +21,10 @@
 #   bench/privacy.sh --eps "0.5 2"  the epsilons
 #   bench/privacy.sh --runs N       runs per epsilon (default 3)
 #   bench/privacy.sh --bins N       bins of the number columns (default 32)
-#   bench/privacy.sh --methods "mst tvae"   the methods (default both)
-#   bench/privacy.sh --epochs N     tvae's epochs under DP-SGD (default 20)
-#   bench/privacy.sh --tvae-runs N  runs per epsilon of tvae (default 1: it
-#                                   trains for a minute or so on the CPU)
+#   bench/privacy.sh --methods "mst tvae ctgan"   the methods (default mst tvae)
+#   bench/privacy.sh --epochs N     epochs of tvae and ctgan under DP-SGD (default 20)
+#   bench/privacy.sh --tvae-runs N  runs per epsilon of tvae and ctgan (default 1:
+#                                   each trains for a minute or more on the CPU)
 #
 # The bench works in schema synth_bench_dp, which it drops at the end.
 #
@@ -135,6 +135,8 @@ for method in $METHODS; do
 			echo "mst on Adult (80 % split, scored against the 20 % holdout), bins $BINS, delta 1e-6" ;;
 		tvae) extra="{\"epochs\": $EPOCHS, \"device\": \"cpu\", \"progress_every\": 0}"; runs=$TVAE_RUNS
 			echo "tvae with DP-SGD on Adult (same split and public domains), $EPOCHS epochs, batch 500, max_grad_norm 1, delta 1e-6, CPU" ;;
+		ctgan) extra="{\"epochs\": $EPOCHS, \"device\": \"cpu\", \"progress_every\": 0}"; runs=$TVAE_RUNS
+			echo "ctgan with DP-SGD on its discriminator on Adult (same split and public domains), $EPOCHS epochs, batch 500, max_grad_norm 1, delta 1e-6, CPU" ;;
 		*) echo "bench/privacy.sh: unknown method $method" >&2; exit 2 ;;
 	esac
 	printf '%-8s %-4s %-8s %-8s %-8s %-8s %-8s\n' epsilon run quality shapes pairs seconds sigma

@@ -230,8 +230,18 @@ fit_categorical(SynthEncoder *enc, SynthColumn *col, int rare_k)
 	enc->rare_share = total > 0 ? (double) (col->nnonnull - emitted_rows) / (double) total : 0.0;
 }
 
+/*
+ * The quantile function of a continuous column: K knots at the (i + 0.5)/K
+ * quantiles, each then held between the rare_k-th and the (rare_k + 1)-th
+ * smallest value and likewise at the top, so that no value is generated
+ * beyond one that at least rare_k rows reach (the extremes' counterpart of
+ * rare categories; with few values the knots are the values themselves and
+ * only this cap holds the extremes back).  A column with fewer than
+ * 2 rare_k + 1 values collapses towards its median.
+ */
 static void
-fit_continuous(SynthEncoder *enc, SynthColumn *col, SynthSample *sample, int colidx)
+fit_continuous(SynthEncoder *enc, SynthColumn *col, SynthSample *sample, int colidx,
+			   int rare_k)
 {
 	const double *values = sample->values + (int64) colidx * sample->capacity;
 	double	   *sorted = palloc(sizeof(double) * Max(sample->nrows, 1));
@@ -259,6 +269,44 @@ fit_continuous(SynthEncoder *enc, SynthColumn *col, SynthSample *sample, int col
 		else
 			enc->knots[i] = sorted[lo] + frac * (sorted[lo + 1] - sorted[lo]);
 	}
+	if (m > 0)
+	{
+		int64		c = Min((int64) Max(rare_k, 1) - 1, (m - 1) / 2);
+		double		floor_value = sorted[c],
+					ceiling_value = sorted[m - 1 - c];
+		int			nlow = 0,
+					nhigh = 0;
+
+		/*
+		 * The ends are midway to the next value inwards, so that no real
+		 * value is an end, which generation reaches with probability 1/2K
+		 * (exact copies of near-extreme rows, in correlated columns).  At
+		 * rare_k 1 the cap is off: the ends are the minimum and maximum.
+		 */
+		if (c > 0 && c + 1 < m - 1 - c)
+		{
+			floor_value = (sorted[c] + sorted[c + 1]) / 2;
+			ceiling_value = (sorted[m - 1 - c] + sorted[m - 2 - c]) / 2;
+		}
+		for (int i = 0; i < k; i++)
+		{
+			nlow += enc->knots[i] < floor_value;
+			nhigh += enc->knots[i] > ceiling_value;
+			enc->knots[i] = Min(Max(enc->knots[i], floor_value), ceiling_value);
+		}
+
+		/*
+		 * The knots the cap moved would put a point mass on one real value
+		 * (and so on near-extreme real rows, in correlated columns): spread
+		 * them evenly from the cap to the first knot it left alone.  (Knots
+		 * equal to the cap in the data itself, a real point mass, stay.)
+		 */
+		for (int i = 1; i < nlow && nlow < k; i++)
+			enc->knots[i] = floor_value + (enc->knots[nlow] - floor_value) * i / nlow;
+		for (int j = 1; j < nhigh && nhigh < k; j++)
+			enc->knots[k - 1 - j] = ceiling_value -
+				(ceiling_value - enc->knots[k - 1 - nhigh]) * j / nhigh;
+	}
 
 	if (col->vtype == SYNTH_VT_NUMERIC)
 	{
@@ -269,6 +317,34 @@ fit_continuous(SynthEncoder *enc, SynthColumn *col, SynthSample *sample, int col
 		enc->scale = Max(enc->scale, 0);
 	}
 	pfree(sorted);
+}
+
+/*
+ * Where fresh numeric keys start counting (the first is this plus one): the
+ * power of ten just above the real largest key, so that no real key comes
+ * out and the keys tell only how many digits the largest real key has.  A
+ * type too narrow for that (the power of ten past half its range: an int2
+ * key past 9,999, an int4 key past 999,999,999) counts on from the largest
+ * key; so do date and timestamp keys.  Without keys, or with none above 0,
+ * keys start at 1.
+ */
+static double
+fresh_key_base(const SynthEncoder *enc, const SynthColumn *col)
+{
+	double		largest,
+				base,
+				limit;
+
+	if (col->nnonnull == 0 || col->max_value < 1)
+		return 0.0;
+	largest = floor(col->max_value);
+	if (enc->vtype == SYNTH_VT_DATE || enc->vtype == SYNTH_VT_TIMESTAMP)
+		return largest;
+	base = pow(10.0, ceil(log10(largest + 1)));
+	limit = enc->basetypid == INT2OID ? PG_INT16_MAX :
+		enc->basetypid == INT4OID ? (double) PG_INT32_MAX :
+		enc->vtype == SYNTH_VT_INT ? 9.2e18 : 1e300;
+	return base <= limit / 2 ? base : largest;
 }
 
 /*
@@ -291,7 +367,7 @@ synth_encoder_fit(SynthEncoder *enc, SynthColumn *col, SynthSample *sample,
 	switch (col->kind)
 	{
 		case SYNTH_KIND_CONTINUOUS:
-			fit_continuous(enc, col, sample, colidx);
+			fit_continuous(enc, col, sample, colidx, rare_k);
 			if (enc->nknots == 0)
 				enc->null_rate = 1.0;
 			break;
@@ -326,7 +402,7 @@ synth_encoder_fit(SynthEncoder *enc, SynthColumn *col, SynthSample *sample,
 			break;
 		case SYNTH_KIND_KEY:
 			enc->null_rate = 0.0;
-			enc->key_base = col->nnonnull > 0 ? floor(col->max_value) : 0.0;
+			enc->key_base = fresh_key_base(enc, col);
 			if (col->vtype == SYNTH_VT_TEXT)
 				fit_shapes(enc, col);
 			break;
@@ -576,8 +652,8 @@ synth_encoder_freetext(SynthEncoder *enc, SynthRng *rng)
 }
 
 /*
- * The index-th fresh key (index from 1): numbers count up from above the real
- * table's largest key, uuids are random (version 4), text keys are random
+ * The index-th fresh key (index from 1): numbers count up from the power of
+ * ten above the real table's largest key (fresh_key_base), uuids are random (version 4), text keys are random
  * fillings of a shape whose last characters spell the index in base 36.
  */
 Datum
