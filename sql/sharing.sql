@@ -163,6 +163,11 @@ SELECT count(*) AS rows FROM synth_generate(NULL::share.people, 10, seed => 1);
 SELECT synth_train('share.people', 'mst', '{"epsilon": 0.5, "bounds": {"income": [0, 20000]},
 	"domains": {"sex": ["f", "m"], "city": ["Lyon", "Paris", "Nice"]}}') > 0 AS trained_privately;
 SELECT synth_report(:plain, options => '{"sample_rows": 500}') ? 'checks' AS reported;
+-- a schema's training (model sets) too (the jobs' queue, which needs synth
+-- preloaded, writes its catalog the same way: test/t)
+CREATE TABLE regress_share_ops.t (id int8 PRIMARY KEY, v int);
+INSERT INTO regress_share_ops.t SELECT g, g % 3 FROM generate_series(1, 50) g;
+SELECT synth_train_schema('regress_share_ops', '{"seed": 1}') > 0 AS schema_trained;
 RESET search_path;
 RESET ROLE;
 DROP SCHEMA regress_share_ops CASCADE;

@@ -120,20 +120,9 @@ synth_catalog_owner(void)
 	return owner;
 }
 
-/*
- * Run the catalog statements that follow as the catalog's owner, with
- * search_path pg_catalog: the caller's search_path could otherwise put its
- * own operators or functions into the owner's queries.
- */
-typedef struct CatalogAccess
-{
-	Oid			saved_user;
-	int			saved_sec;
-	int			guc_level;
-} CatalogAccess;
-
-static void
-catalog_access_begin(CatalogAccess *access)
+/* See model.h. */
+void
+synth_owner_access_begin(SynthOwnerAccess *access)
 {
 	GetUserIdAndSecContext(&access->saved_user, &access->saved_sec);
 	SetUserIdAndSecContext(synth_catalog_owner(),
@@ -143,8 +132,8 @@ catalog_access_begin(CatalogAccess *access)
 							 GUC_ACTION_SAVE, true, 0, false);
 }
 
-static void
-catalog_access_end(CatalogAccess *access)
+void
+synth_owner_access_end(SynthOwnerAccess *access)
 {
 	AtEOXact_GUC(true, access->guc_level);
 	SetUserIdAndSecContext(access->saved_user, access->saved_sec);
@@ -158,7 +147,7 @@ int64
 synth_catalog_store(Relation rel, const char *method, int64 n_rows,
 					const char *spec_json, bytea *weights, const char *metrics_json)
 {
-	CatalogAccess access;
+	SynthOwnerAccess access;
 	Oid			argtypes[9] = {NAMEOID, NAMEOID, OIDOID, TEXTOID, INT8OID,
 	JSONBOID, BYTEAOID, JSONBOID, NAMEOID};
 	Datum		args[9];
@@ -182,7 +171,7 @@ synth_catalog_store(Relation rel, const char *method, int64 n_rows,
 	args[7] = DirectFunctionCall1(jsonb_in, CStringGetDatum(metrics_json));
 	args[8] = NameGetDatum(&user_name);
 
-	catalog_access_begin(&access);
+	synth_owner_access_begin(&access);
 	PG_TRY();
 	{
 		if (SPI_connect() != SPI_OK_CONNECT)
@@ -200,7 +189,7 @@ synth_catalog_store(Relation rel, const char *method, int64 n_rows,
 	}
 	PG_FINALLY();
 	{
-		catalog_access_end(&access);
+		synth_owner_access_end(&access);
 	}
 	PG_END_TRY();
 	return id;
@@ -214,7 +203,7 @@ synth_catalog_store(Relation rel, const char *method, int64 n_rows,
 int64
 synth_catalog_latest_model(Oid relid)
 {
-	CatalogAccess access;
+	SynthOwnerAccess access;
 	Oid			argtypes[3] = {OIDOID, NAMEOID, NAMEOID};
 	Datum		args[3];
 	NameData	schema_name;
@@ -226,7 +215,7 @@ synth_catalog_latest_model(Oid relid)
 	args[0] = ObjectIdGetDatum(relid);
 	args[1] = NameGetDatum(&schema_name);
 	args[2] = NameGetDatum(&table_name);
-	catalog_access_begin(&access);
+	synth_owner_access_begin(&access);
 	PG_TRY();
 	{
 		if (SPI_connect() != SPI_OK_CONNECT)
@@ -246,7 +235,7 @@ synth_catalog_latest_model(Oid relid)
 	}
 	PG_FINALLY();
 	{
-		catalog_access_end(&access);
+		synth_owner_access_end(&access);
 	}
 	PG_END_TRY();
 	return id;
@@ -259,7 +248,7 @@ synth_catalog_latest_model(Oid relid)
 SynthModel *
 synth_catalog_load(int64 model_id, Oid *relid)
 {
-	CatalogAccess access;
+	SynthOwnerAccess access;
 	Oid			argtypes[1] = {INT8OID};
 	Datum		args[1];
 	MemoryContext callercxt = CurrentMemoryContext;
@@ -268,7 +257,7 @@ synth_catalog_load(int64 model_id, Oid *relid)
 	bool		found = false;
 
 	args[0] = Int64GetDatum(model_id);
-	catalog_access_begin(&access);
+	synth_owner_access_begin(&access);
 	PG_TRY();
 	{
 		if (SPI_connect() != SPI_OK_CONNECT)
@@ -299,7 +288,7 @@ synth_catalog_load(int64 model_id, Oid *relid)
 	}
 	PG_FINALLY();
 	{
-		catalog_access_end(&access);
+		synth_owner_access_end(&access);
 	}
 	PG_END_TRY();
 

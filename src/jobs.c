@@ -197,19 +197,13 @@ CheckOptionsObject(Jsonb *options)
 
 /* ---------------------------------------------------------------- the catalog */
 
-/* Run the catalog statements that follow as the catalog's owner. */
-typedef struct JobsAccess
-{
-	Oid			saved_user;
-	int			saved_sec;
-} JobsAccess;
+/* Run the catalog statements that follow as the catalog's owner (model.h). */
+typedef SynthOwnerAccess JobsAccess;
 
 static void
 jobs_access_begin(JobsAccess *access)
 {
-	GetUserIdAndSecContext(&access->saved_user, &access->saved_sec);
-	SetUserIdAndSecContext(synth_catalog_owner(),
-						   access->saved_sec | SECURITY_LOCAL_USERID_CHANGE);
+	synth_owner_access_begin(access);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "synth: SPI_connect failed");
 }
@@ -218,7 +212,7 @@ static void
 jobs_access_end(JobsAccess *access)
 {
 	SPI_finish();
-	SetUserIdAndSecContext(access->saved_user, access->saved_sec);
+	synth_owner_access_end(access);
 }
 
 /*

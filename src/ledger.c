@@ -47,39 +47,11 @@ PG_FUNCTION_INFO_V1(synth_budget);
 /* Sums of float8 spends may round: a spend within this of the cap fits. */
 #define BUDGET_TOLERANCE	1e-9
 
-/* Run the statements that follow as the catalog's owner (see catalog.c). */
-typedef struct LedgerAccess
-{
-	Oid			saved_user;
-	int			saved_sec;
-	int			guc_level;
-} LedgerAccess;
-
-static void
-ledger_access_begin(LedgerAccess *access)
-{
-	GetUserIdAndSecContext(&access->saved_user, &access->saved_sec);
-	SetUserIdAndSecContext(synth_catalog_owner(),
-						   access->saved_sec | SECURITY_LOCAL_USERID_CHANGE);
-	/* the caller's search_path could put its own operators into our queries */
-	access->guc_level = NewGUCNestLevel();
-	(void) set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION,
-							 GUC_ACTION_SAVE, true, 0, false);
-}
-
 static void
 ledger_connect(void)
 {
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "synth: SPI_connect failed");
-}
-
-/* Restore the caller (also on error: abort cleans up SPI then). */
-static void
-ledger_access_end(LedgerAccess *access)
-{
-	AtEOXact_GUC(true, access->guc_level);
-	SetUserIdAndSecContext(access->saved_user, access->saved_sec);
 }
 
 /* Ensure epsilon and delta are a usable privacy parameter pair. */
@@ -137,7 +109,7 @@ synth_set_budget(PG_FUNCTION_ARGS)
 	Oid			relid;
 	double		epsilon;
 	double		delta;
-	LedgerAccess access;
+	SynthOwnerAccess access;
 	Oid			argtypes[6] = {OIDOID, NAMEOID, NAMEOID, FLOAT8OID, FLOAT8OID, NAMEOID};
 	Datum		args[6];
 	NameData	schema_name;
@@ -167,7 +139,7 @@ synth_set_budget(PG_FUNCTION_ARGS)
 	args[4] = Float8GetDatum(delta);
 	args[5] = NameGetDatum(&owner_name);
 
-	ledger_access_begin(&access);
+	synth_owner_access_begin(&access);
 	PG_TRY();
 	{
 		bool		isnull;
@@ -188,7 +160,7 @@ synth_set_budget(PG_FUNCTION_ARGS)
 	}
 	PG_FINALLY();
 	{
-		ledger_access_end(&access);
+		synth_owner_access_end(&access);
 	}
 	PG_END_TRY();
 
@@ -206,7 +178,7 @@ synth_budget(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	Oid			relid;
-	LedgerAccess access;
+	SynthOwnerAccess access;
 	Oid			argtypes[1] = {OIDOID};
 	Datum		args[1];
 	bool		found = false;
@@ -223,7 +195,7 @@ synth_budget(PG_FUNCTION_ARGS)
 	InitMaterializedSRF(fcinfo, 0);
 
 	args[0] = ObjectIdGetDatum(relid);
-	ledger_access_begin(&access);
+	synth_owner_access_begin(&access);
 	PG_TRY();
 	{
 		ledger_connect();
@@ -246,7 +218,7 @@ synth_budget(PG_FUNCTION_ARGS)
 	}
 	PG_FINALLY();
 	{
-		ledger_access_end(&access);
+		synth_owner_access_end(&access);
 	}
 	PG_END_TRY();
 
@@ -274,7 +246,7 @@ synth_budget(PG_FUNCTION_ARGS)
 double
 synth_budget_spend(Oid relid, double epsilon, double delta)
 {
-	LedgerAccess access;
+	SynthOwnerAccess access;
 	Oid			argtypes[3] = {OIDOID, FLOAT8OID, FLOAT8OID};
 	Datum		args[3];
 	bool		found = false;
@@ -285,7 +257,7 @@ synth_budget_spend(Oid relid, double epsilon, double delta)
 	char	   *relname = get_rel_name(relid);
 
 	args[0] = ObjectIdGetDatum(relid);
-	ledger_access_begin(&access);
+	synth_owner_access_begin(&access);
 	PG_TRY();
 	{
 		ledger_connect();
@@ -350,7 +322,7 @@ synth_budget_spend(Oid relid, double epsilon, double delta)
 	}
 	PG_FINALLY();
 	{
-		ledger_access_end(&access);
+		synth_owner_access_end(&access);
 	}
 	PG_END_TRY();
 
@@ -372,7 +344,7 @@ void
 synth_ledger_record(Oid relid, int64 model_id, const char *mechanism, const char *params_json,
 					double epsilon, double delta)
 {
-	LedgerAccess access;
+	SynthOwnerAccess access;
 	Oid			argtypes[9] = {INT8OID, OIDOID, NAMEOID, NAMEOID, TEXTOID, JSONBOID,
 	FLOAT8OID, FLOAT8OID, NAMEOID};
 	Datum		args[9];
@@ -393,7 +365,7 @@ synth_ledger_record(Oid relid, int64 model_id, const char *mechanism, const char
 	args[7] = Float8GetDatum(delta);
 	args[8] = NameGetDatum(&role_name);
 
-	ledger_access_begin(&access);
+	synth_owner_access_begin(&access);
 	PG_TRY();
 	{
 		ledger_connect();
@@ -406,7 +378,7 @@ synth_ledger_record(Oid relid, int64 model_id, const char *mechanism, const char
 	}
 	PG_FINALLY();
 	{
-		ledger_access_end(&access);
+		synth_owner_access_end(&access);
 	}
 	PG_END_TRY();
 }

@@ -277,6 +277,22 @@ extern void synth_model_spec_json(SynthModel *model, StringInfo buf);
 
 /* catalog.c */
 extern Oid	synth_catalog_owner(void);
+
+/*
+ * Statements run as the catalog's owner, with search_path pg_catalog (the
+ * caller's search_path could otherwise put its own operators or functions
+ * into the owner's queries).  Between begin and end; an error in between
+ * needs no end (abort restores both).
+ */
+typedef struct SynthOwnerAccess
+{
+	Oid			saved_user;
+	int			saved_sec;
+	int			guc_level;
+} SynthOwnerAccess;
+
+extern void synth_owner_access_begin(SynthOwnerAccess *access);
+extern void synth_owner_access_end(SynthOwnerAccess *access);
 extern int64 synth_catalog_store(Relation rel, const char *method, int64 n_rows,
 								 const char *spec_json, bytea *weights,
 								 const char *metrics_json);

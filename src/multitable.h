@@ -106,8 +106,6 @@ extern void synth_mt_plan_json(SynthMtPlan *plan, StringInfo buf);
 extern void synth_mt_columns_json(SynthMtPlan *plan, SynthMtTable *t, StringInfo buf);
 
 /* multitable_train.c: the catalog of model sets, written as its owner */
-extern void synth_mt_catalog_begin(Oid *saved_user, int *saved_sec);
-extern void synth_mt_catalog_end(Oid saved_user, int saved_sec);
 
 /* multitable_ddl.c */
 extern void synth_mt_create_schema(SynthMtPlan *plan, const char *target);

@@ -31,29 +31,14 @@
 PG_FUNCTION_INFO_V1(synth_train_schema);
 PG_FUNCTION_INFO_V1(synth_train_tables);
 
-/* Run the catalog statements that follow as the catalog's owner. */
-void
-synth_mt_catalog_begin(Oid *saved_user, int *saved_sec)
-{
-	GetUserIdAndSecContext(saved_user, saved_sec);
-	SetUserIdAndSecContext(synth_catalog_owner(), *saved_sec | SECURITY_LOCAL_USERID_CHANGE);
-}
-
-void
-synth_mt_catalog_end(Oid saved_user, int saved_sec)
-{
-	SetUserIdAndSecContext(saved_user, saved_sec);
-}
-
 /* Run one catalog statement as the catalog's owner; returns the first column of its row. */
 static int64
 catalog_exec(const char *sql, int nargs, Oid *argtypes, Datum *args)
 {
-	Oid			saved_user;
-	int			saved_sec;
+	SynthOwnerAccess access;
 	int64		result = 0;
 
-	synth_mt_catalog_begin(&saved_user, &saved_sec);
+	synth_owner_access_begin(&access);
 	PG_TRY();
 	{
 		int			ret;
@@ -75,7 +60,7 @@ catalog_exec(const char *sql, int nargs, Oid *argtypes, Datum *args)
 	}
 	PG_FINALLY();
 	{
-		synth_mt_catalog_end(saved_user, saved_sec);
+		synth_owner_access_end(&access);
 	}
 	PG_END_TRY();
 	return result;

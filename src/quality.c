@@ -2081,16 +2081,9 @@ store_report(int64 model_id, Jsonb *report)
 {
 	Oid			argtypes[2] = {INT8OID, JSONBOID};
 	Datum		args[2] = {Int64GetDatum(model_id), JsonbPGetDatum(report)};
-	Oid			saved_user;
-	int			saved_sec;
-	int			guc_level;
+	SynthOwnerAccess access;
 
-	GetUserIdAndSecContext(&saved_user, &saved_sec);
-	SetUserIdAndSecContext(synth_catalog_owner(), saved_sec | SECURITY_LOCAL_USERID_CHANGE);
-	/* the caller's search_path could put its own operators into the update */
-	guc_level = NewGUCNestLevel();
-	(void) set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION,
-							 GUC_ACTION_SAVE, true, 0, false);
+	synth_owner_access_begin(&access);
 	PG_TRY();
 	{
 		if (SPI_connect() != SPI_OK_CONNECT)
@@ -2103,8 +2096,7 @@ store_report(int64 model_id, Jsonb *report)
 	}
 	PG_FINALLY();
 	{
-		AtEOXact_GUC(true, guc_level);
-		SetUserIdAndSecContext(saved_user, saved_sec);
+		synth_owner_access_end(&access);
 	}
 	PG_END_TRY();
 }

@@ -50,42 +50,11 @@ PG_FUNCTION_INFO_V1(synth_grant_role);
 	"(coalesce((m.spec->'privacy'->>'epsilon')::float8 > 0, false) AND " \
 	"EXISTS (SELECT 1 FROM synth.ledger l WHERE l.model_id = m.id AND l.epsilon > 0))"
 
-/*
- * Run the catalog statements that follow as the catalog's owner (see
- * catalog.c), with search_path pg_catalog: the caller's search_path could
- * otherwise put its own operators into the owner's queries.
- */
-typedef struct SharingAccess
-{
-	Oid			saved_user;
-	int			saved_sec;
-	int			guc_level;
-} SharingAccess;
-
-static void
-sharing_access_begin(SharingAccess *access)
-{
-	GetUserIdAndSecContext(&access->saved_user, &access->saved_sec);
-	SetUserIdAndSecContext(synth_catalog_owner(),
-						   access->saved_sec | SECURITY_LOCAL_USERID_CHANGE);
-	access->guc_level = NewGUCNestLevel();
-	(void) set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION,
-							 GUC_ACTION_SAVE, true, 0, false);
-}
-
 static void
 sharing_connect(void)
 {
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "synth: SPI_connect failed");
-}
-
-/* Restore the caller (also on error: abort cleans up SPI then). */
-static void
-sharing_access_end(SharingAccess *access)
-{
-	AtEOXact_GUC(true, access->guc_level);
-	SetUserIdAndSecContext(access->saved_user, access->saved_sec);
 }
 
 bool
@@ -131,13 +100,13 @@ grant_row_holds(HeapTuple tup, TupleDesc desc, int first, Oid userid)
 bool
 synth_generate_granted(int64 model_id)
 {
-	SharingAccess access;
+	SynthOwnerAccess access;
 	Oid			userid = GetUserId();
 	Oid			argtypes[1] = {INT8OID};
 	Datum		args[1] = {Int64GetDatum(model_id)};
 	bool		granted = false;
 
-	sharing_access_begin(&access);
+	synth_owner_access_begin(&access);
 	PG_TRY();
 	{
 		sharing_connect();
@@ -152,7 +121,7 @@ synth_generate_granted(int64 model_id)
 	}
 	PG_FINALLY();
 	{
-		sharing_access_end(&access);
+		synth_owner_access_end(&access);
 	}
 	PG_END_TRY();
 	return granted;
@@ -161,7 +130,7 @@ synth_generate_granted(int64 model_id)
 int64
 synth_latest_granted_model(Oid relid)
 {
-	SharingAccess access;
+	SynthOwnerAccess access;
 	Oid			userid = GetUserId();
 	Oid			argtypes[3] = {OIDOID, NAMEOID, NAMEOID};
 	Datum		args[3];
@@ -174,7 +143,7 @@ synth_latest_granted_model(Oid relid)
 	args[0] = ObjectIdGetDatum(relid);
 	args[1] = NameGetDatum(&schema_name);
 	args[2] = NameGetDatum(&table_name);
-	sharing_access_begin(&access);
+	synth_owner_access_begin(&access);
 	PG_TRY();
 	{
 		sharing_connect();
@@ -201,7 +170,7 @@ synth_latest_granted_model(Oid relid)
 	}
 	PG_FINALLY();
 	{
-		sharing_access_end(&access);
+		synth_owner_access_end(&access);
 	}
 	PG_END_TRY();
 	return id;
@@ -218,13 +187,13 @@ typedef struct ModelFacts
 static void
 model_facts(int64 model_id, ModelFacts *facts)
 {
-	SharingAccess access;
+	SynthOwnerAccess access;
 	Oid			argtypes[1] = {INT8OID};
 	Datum		args[1] = {Int64GetDatum(model_id)};
 	MemoryContext callercxt = CurrentMemoryContext;
 	bool		found = false;
 
-	sharing_access_begin(&access);
+	synth_owner_access_begin(&access);
 	PG_TRY();
 	{
 		sharing_connect();
@@ -251,7 +220,7 @@ model_facts(int64 model_id, ModelFacts *facts)
 	}
 	PG_FINALLY();
 	{
-		sharing_access_end(&access);
+		synth_owner_access_end(&access);
 	}
 	PG_END_TRY();
 
@@ -313,7 +282,7 @@ synth_grant_generate(PG_FUNCTION_ARGS)
 	Oid			role;
 	char	   *role_name;
 	ModelFacts	facts;
-	SharingAccess access;
+	SynthOwnerAccess access;
 	Oid			argtypes[5] = {INT8OID, OIDOID, NAMEOID, INT8OID, NAMEOID};
 	Datum		args[5];
 	NameData	grantee_name;
@@ -350,7 +319,7 @@ synth_grant_generate(PG_FUNCTION_ARGS)
 	args[2] = NameGetDatum(&grantee_name);
 	args[3] = Int64GetDatum((int64) GetSystemIdentifier());
 	args[4] = NameGetDatum(&grantor_name);
-	sharing_access_begin(&access);
+	synth_owner_access_begin(&access);
 	PG_TRY();
 	{
 		sharing_connect();
@@ -365,7 +334,7 @@ synth_grant_generate(PG_FUNCTION_ARGS)
 	}
 	PG_FINALLY();
 	{
-		sharing_access_end(&access);
+		synth_owner_access_end(&access);
 	}
 	PG_END_TRY();
 	PG_RETURN_VOID();
@@ -380,7 +349,7 @@ synth_revoke_generate(PG_FUNCTION_ARGS)
 {
 	int64		model_id = CheckModelArgument(fcinfo);
 	ModelFacts	facts;
-	SharingAccess access;
+	SynthOwnerAccess access;
 	Oid			argtypes[2] = {INT8OID, NAMEOID};
 	Datum		args[2];
 	NameData	grantee_name;
@@ -394,7 +363,7 @@ synth_revoke_generate(PG_FUNCTION_ARGS)
 
 	args[0] = Int64GetDatum(model_id);
 	args[1] = NameGetDatum(&grantee_name);
-	sharing_access_begin(&access);
+	synth_owner_access_begin(&access);
 	PG_TRY();
 	{
 		sharing_connect();
@@ -407,7 +376,7 @@ synth_revoke_generate(PG_FUNCTION_ARGS)
 	}
 	PG_FINALLY();
 	{
-		sharing_access_end(&access);
+		synth_owner_access_end(&access);
 	}
 	PG_END_TRY();
 	PG_RETURN_INT32((int32) removed);
