@@ -150,6 +150,18 @@ SELECT synth_train('dp_people', 'mst', o || '{"epsilon": 0.5}') FROM dp_opts;
 SELECT synth_set_budget('dp_people', 5, delta => 2e-6);
 SELECT * FROM synth_budget('dp_people');
 
+-- restored by pg_dump elsewhere, the table's oid differs (made stale here by
+-- hand): its budget is found by name and keeps what was spent, also when a
+-- budget was set anew meanwhile (the spends add up)
+UPDATE synth.budgets SET relid = 1 WHERE source_table = 'dp_people';
+SELECT epsilon_cap, epsilon_spent FROM synth_budget('dp_people');
+SELECT relid = 'dp_people'::regclass AS oid_updated FROM synth.budgets WHERE source_table = 'dp_people';
+UPDATE synth.budgets SET relid = 1 WHERE source_table = 'dp_people';
+INSERT INTO synth.budgets (relid, source_schema, source_table, epsilon_cap, delta, owner)
+VALUES ('dp_people'::regclass, 'public', 'dp_people', 5, 2e-6, current_user);
+SELECT epsilon_cap, epsilon_spent, count(*) OVER () AS budget_rows FROM synth_budget('dp_people');
+SELECT count(*) AS rows_of_dp_people FROM synth.budgets WHERE source_table = 'dp_people';
+
 -- a holdout is left out of the counts, and its size is not stored
 SELECT synth_train('dp_people', 'mst', o || '{"epsilon": 0.5, "holdout": 0.2}') > 0 AS trained FROM dp_opts;
 SELECT spec->'holdout'->>'fraction' AS fraction, spec->'holdout' ? 'rows' AS has_rows,

@@ -10,6 +10,34 @@
  */
 CREATE SCHEMA synth;
 
+/*
+ * Who may read what of the catalog (the row-level policies below, the
+ * view synth.jobs).  These functions run as the querying role: they set
+ * search_path, so that its own operators cannot change what they answer.
+ *
+ * The source table of a model: the table of the recorded oid if it still has
+ * the recorded name, else the table of that schema and name (after pg_dump
+ * and restore the oid differs), as synth_catalog_load finds it; NULL when
+ * there is none.  Reads pg_class by name, so it checks no privilege.
+ */
+CREATE FUNCTION synth.source_oid(relid oid, schema_name name, table_name name)
+RETURNS oid
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT coalesce(
+		(SELECT c.oid FROM pg_catalog.pg_class c WHERE c.oid = $1 AND c.relname = $3),
+		(SELECT c.oid FROM pg_catalog.pg_class c
+		 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+		 WHERE n.nspname = $2 AND c.relname = $3))
+$$;
+
+/* Can the current user read the table: SELECT on it, or on every column (as training asks)? */
+CREATE FUNCTION synth.can_read_table(relid oid)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'synth_can_read_table'
+LANGUAGE C STABLE STRICT;
+
 CREATE TABLE synth.models (
 	id				bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
 	source_schema	name NOT NULL,
@@ -252,7 +280,12 @@ SELECT q.id, q.source_schema, q.source_table, q.source_relid, q.method, q.option
 	   q.submitted_by, q.created_at, q.started_at, q.finished_at, q.worker_pid, q.attempts,
 	   q.error, q.model_id, q.cancel_requested, q.settings
 FROM synth.job_queue q
-LEFT JOIN synth_job_progress() p ON p.job_id = q.id AND q.state = 'running';
+LEFT JOIN synth_job_progress() p ON p.job_id = q.id AND q.state = 'running'
+-- a role sees the jobs it submitted (or a role it is a member of did) and
+-- the jobs of the tables it can read
+WHERE pg_catalog.pg_has_role(q.submitted_by, 'MEMBER')
+   OR coalesce(synth.can_read_table(synth.source_oid(q.source_relid, q.source_schema,
+													   q.source_table)), false);
 
 COMMENT ON VIEW synth.jobs IS 'background training jobs: state, progress, losses, errors, resulting model';
 
@@ -422,10 +455,11 @@ REVOKE ALL ON synth.budgets, synth.ledger FROM PUBLIC;
 GRANT SELECT ON synth.budgets, synth.ledger TO PUBLIC;
 ALTER TABLE synth.budgets ENABLE ROW LEVEL SECURITY;
 ALTER TABLE synth.ledger ENABLE ROW LEVEL SECURITY;
+-- found by oid, or by name once pg_dump and restore changed the oid
 CREATE POLICY budgets_readers ON synth.budgets FOR SELECT
-	USING (has_table_privilege(relid, 'SELECT'));
+	USING (coalesce(synth.can_read_table(synth.source_oid(relid, source_schema, source_table)), false));
 CREATE POLICY ledger_readers ON synth.ledger FOR SELECT
-	USING (has_table_privilege(relid, 'SELECT'));
+	USING (coalesce(synth.can_read_table(synth.source_oid(relid, source_schema, source_table)), false));
 
 SELECT pg_catalog.pg_extension_config_dump('synth.budgets', '');
 SELECT pg_catalog.pg_extension_config_dump('synth.ledger', '');
@@ -451,33 +485,6 @@ COMMENT ON FUNCTION synth_budget(regclass) IS
 	'the privacy budget of a table: caps, spent, remaining (no row: no budget set)';
 
 /* ---- sharing private models, and who sees which model (issue 5) ---- */
-
-/*
- * The functions of the policy below run as the querying role: they set
- * search_path, so that its own operators cannot change what they answer.
- *
- * The source table of a model: the table of the recorded oid if it still has
- * the recorded name, else the table of that schema and name (after pg_dump
- * and restore the oid differs), as synth_catalog_load finds it; NULL when
- * there is none.  Reads pg_class by name, so it checks no privilege.
- */
-CREATE FUNCTION synth.source_oid(relid oid, schema_name name, table_name name)
-RETURNS oid
-LANGUAGE sql STABLE
-SET search_path = pg_catalog, pg_temp
-AS $$
-	SELECT coalesce(
-		(SELECT c.oid FROM pg_catalog.pg_class c WHERE c.oid = $1 AND c.relname = $3),
-		(SELECT c.oid FROM pg_catalog.pg_class c
-		 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-		 WHERE n.nspname = $2 AND c.relname = $3))
-$$;
-
-/* Can the current user read the table: SELECT on it, or on every column (as training asks)? */
-CREATE FUNCTION synth.can_read_table(relid oid)
-RETURNS boolean
-AS 'MODULE_PATHNAME', 'synth_can_read_table'
-LANGUAGE C STABLE STRICT;
 
 /*
  * May the current user see a model's row: it can read the model's source

@@ -54,6 +54,37 @@ ledger_connect(void)
 		elog(ERROR, "synth: SPI_connect failed");
 }
 
+/*
+ * Budgets are keyed by the table's oid, which pg_dump and restore change:
+ * a budget row whose oid no longer names its table, but whose schema and
+ * table name do name relid (synth.source_oid), is relid's and takes its oid
+ * again, its spends added to any budget set since.  So a restored table
+ * keeps what was spent on it (a new table of the same name inherits the
+ * spends: conservative, never the other way).  Needs an SPI connection, as
+ * the catalog's owner.
+ */
+static void
+budget_adopt(Oid relid)
+{
+	Oid			argtypes[1] = {OIDOID};
+	Datum		args[1] = {ObjectIdGetDatum(relid)};
+
+	if (SPI_execute_with_args("WITH stale AS ("
+							  " DELETE FROM synth.budgets b WHERE b.relid <> $1"
+							  " AND synth.source_oid(b.relid, b.source_schema, b.source_table) = $1"
+							  " RETURNING b.*) "
+							  "INSERT INTO synth.budgets AS b (relid, source_schema, source_table,"
+							  " epsilon_cap, delta, epsilon_spent, delta_spent, owner, set_at) "
+							  "SELECT $1, source_schema, source_table, max(epsilon_cap), max(delta),"
+							  " sum(epsilon_spent), sum(delta_spent), max(owner), max(set_at)"
+							  " FROM stale GROUP BY source_schema, source_table "
+							  "ON CONFLICT (relid) DO UPDATE SET"
+							  " epsilon_spent = b.epsilon_spent + excluded.epsilon_spent,"
+							  " delta_spent = b.delta_spent + excluded.delta_spent",
+							  1, argtypes, args, NULL, false, 0) != SPI_OK_INSERT)
+		elog(ERROR, "synth: could not update synth.budgets");
+}
+
 /* Ensure epsilon and delta are a usable privacy parameter pair. */
 static inline void
 CheckPrivacyParameters(double epsilon, double delta)
@@ -145,6 +176,7 @@ synth_set_budget(PG_FUNCTION_ARGS)
 		bool		isnull;
 
 		ledger_connect();
+		budget_adopt(relid);
 		if (SPI_execute_with_args("INSERT INTO synth.budgets AS b "
 								  "(relid, source_schema, source_table, epsilon_cap, delta, owner) "
 								  "VALUES ($1, $2, $3, $4, $5, $6) "
@@ -199,9 +231,10 @@ synth_budget(PG_FUNCTION_ARGS)
 	PG_TRY();
 	{
 		ledger_connect();
+		budget_adopt(relid);
 		if (SPI_execute_with_args("SELECT epsilon_cap, delta, epsilon_spent, delta_spent "
 								  "FROM synth.budgets WHERE relid = $1",
-								  1, argtypes, args, NULL, true, 1) != SPI_OK_SELECT)
+								  1, argtypes, args, NULL, false, 1) != SPI_OK_SELECT)
 			elog(ERROR, "synth: could not read synth.budgets");
 		if (SPI_processed == 1)
 		{
@@ -261,6 +294,7 @@ synth_budget_spend(Oid relid, double epsilon, double delta)
 	PG_TRY();
 	{
 		ledger_connect();
+		budget_adopt(relid);
 		if (SPI_execute_with_args("SELECT epsilon_cap, delta, epsilon_spent, delta_spent "
 								  "FROM synth.budgets WHERE relid = $1 FOR UPDATE",
 								  1, argtypes, args, NULL, false, 1) != SPI_OK_SELECT)
