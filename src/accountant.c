@@ -26,6 +26,13 @@
  * up; rho-zCDP implies (epsilon, delta)-DP with the conversion of CKS 2020,
  * Corollary 13, minimised over the order as in the paper's code.
  *
+ * Amplification by subsampling: Balle, Barthe, Gaboardi, "Privacy
+ * Amplification by Subsampling: Tight Analyses via Couplings and
+ * Divergences" (NeurIPS 2018), Theorem 8 (Poisson subsampling, add/remove
+ * neighbours): a mechanism that is (epsilon', delta')-DP with respect to its
+ * input, run on a Poisson sample of a table at rate p, is (log(1 + p
+ * (e^epsilon' - 1)), p delta')-DP with respect to the table.
+ *
  * Every conversion errs on the safe side: a search that stops early yields a
  * larger epsilon or delta, never a smaller one.
  *
@@ -467,4 +474,30 @@ synth_dpsgd_calibrate_at(double q, int64 steps, double alpha, double rdp_budget)
 			lo = mid;
 	}
 	return exp(hi);
+}
+
+/*
+ * Amplification by Poisson subsampling at rate p (Balle, Barthe, Gaboardi
+ * 2018, Theorem 8): the epsilon, with respect to the table, of a mechanism
+ * that is epsilon_inner-DP with respect to its sample.
+ */
+double
+synth_subsample_epsilon(double epsilon_inner, double p)
+{
+	return log1p(p * expm1(epsilon_inner));
+}
+
+/*
+ * Its inverse: the (epsilon_inner, delta_inner) a mechanism run on a Poisson
+ * sample at rate p may have for the whole to be (epsilon, delta)-DP with
+ * respect to the table.  Both are shaved by a relative 1e-12 so that the
+ * rounding of log1p/expm1 cannot put the amplified pair above (epsilon,
+ * delta).  delta_inner may reach 1 or more: the caller refuses that.
+ */
+void
+synth_subsample_inner(double epsilon, double delta, double p,
+					  double *epsilon_inner, double *delta_inner)
+{
+	*epsilon_inner = log1p(expm1(epsilon) / p) * (1.0 - 1e-12);
+	*delta_inner = delta / p * (1.0 - 1e-12);
 }

@@ -49,6 +49,23 @@
  * alpha*)-RDP, converts to (<= epsilon, delta)-DP.  The ledger records
  * every parameter and the epsilon the conversion gives.
  *
+ * Tables larger than synth.train_memory.  Before stage 1, a share of the
+ * budget (DP_COUNT_SHARE of epsilon and of delta) counts the rows with
+ * discrete Gaussian noise, on every row (but a holdout's).  From the noisy
+ * count and the rows that fit in memory (public: the GUC, the columns, the
+ * encoded width), a rate p is chosen: 1 when the count plus a margin of
+ * DP_COUNT_MARGIN_SIGMAS standard deviations fits, else so that the
+ * expected sample fills DP_SAMPLE_FILL of the memory.  The reader then
+ * keeps each row independently with probability p, drawn from a secret
+ * stream (a Poisson sample S), and stages 1 and 2 run on S alone, calibrated
+ * to (epsilon', delta') with respect to S such that Poisson subsampling
+ * amplifies them to the rest of the budget (Balle, Barthe, Gaboardi 2018,
+ * Theorem 8: (log(1 + p (e^epsilon' - 1)), p delta')).  The count and the
+ * training on S compose sequentially (the second is chosen from the first's
+ * output, and is within its share whatever that output is).  p = 1 is the
+ * whole table, without amplification.  A sample that does not fit (with
+ * probability below 1e-7) is an error, never truncated.
+ *
  * The whole training is one transaction: budget spend, model and ledger
  * row commit together or not at all.
  *
@@ -82,6 +99,9 @@
 #define DP_PROB_FLOOR				1e-9	/* every cell keeps a share */
 #define DP_TVAE_SIGMA_MIN			0.01	/* as nn_tvae.c clamps the decoder's sigma */
 #define DP_TVAE_SIGMA_MAX			1.0
+#define DP_COUNT_SHARE				0.01	/* of epsilon and delta: the noisy row count */
+#define DP_COUNT_MARGIN_SIGMAS		6.0		/* the count's noise is below this with prob. > 1 - 2e-8 */
+#define DP_SAMPLE_FILL				0.8		/* of the rows that fit: the expected Poisson sample */
 
 /* One modelled column's measurement and private encoding. */
 typedef struct DpColumn
@@ -104,9 +124,22 @@ typedef struct DpColumn
 /* What a private training decided, for the spec, the metrics and the ledger. */
 typedef struct DpPlan
 {
-	double		epsilon;
+	double		epsilon;		/* what the training spends of the budget */
 	double		delta;
-	double		rho;			/* of (epsilon, delta) */
+	/* the noisy row count that chooses the subsampling rate */
+	double		epsilon_count;
+	double		delta_count;
+	double		sigma2_count;
+	double		rows_counted;	/* noisy */
+	int64		rows_memory;	/* rows that fit in synth.train_memory (public) */
+	/* the training on the Poisson sample: (epsilon_inner, delta_inner) on the sample */
+	bool		subsampled;
+	double		subsample_rate; /* p, as the sampler draws it, rounded up; 1: every row */
+	double		epsilon_sample; /* its share of the budget: epsilon - epsilon_count */
+	double		delta_sample;
+	double		epsilon_inner;	/* what subsampling at p amplifies to (epsilon_sample, delta_sample) */
+	double		delta_inner;
+	double		rho;			/* of (epsilon_inner, delta_inner) */
 	double		alpha;			/* the order everything is accounted at */
 	double		share;
 	double		sigma2_marginals;
@@ -804,8 +837,8 @@ dp_ctgan_train(SynthModel *model, SynthNeuralRun *run, const DpPlan *plan)
 static void
 dp_plan_budget(DpPlan *plan, int ncolumns, int nfine)
 {
-	plan->rho = synth_zcdp_rho(plan->epsilon, plan->delta);
-	plan->alpha = synth_zcdp_best_order(plan->rho, plan->delta);
+	plan->rho = synth_zcdp_rho(plan->epsilon_inner, plan->delta_inner);
+	plan->alpha = synth_zcdp_best_order(plan->rho, plan->delta_inner);
 	plan->ncolumns = ncolumns;
 	plan->nfine = nfine;
 	plan->sigma2_marginals = (ncolumns + nfine) / (2 * plan->share * plan->rho);
@@ -843,19 +876,30 @@ dp_plan_steps(DpPlan *plan)
 	plan->rdp_sgd = plan->steps * synth_rdp_sampled_gaussian(plan->sampling_rate,
 															 plan->noise_multiplier, plan->alpha);
 	plan->rdp_total = plan->rho_marginals * plan->alpha + plan->rdp_sgd;
-	plan->epsilon_spent = synth_rdp_to_epsilon(plan->alpha, plan->rdp_total, plan->delta);
+	plan->epsilon_spent = synth_rdp_to_epsilon(plan->alpha, plan->rdp_total, plan->delta_inner);
 }
 
 /* The ledger's parameters: every mechanism and the accounting. */
 static void
 dp_privacy_json(StringInfo buf, const DpPlan *plan, const char *method)
 {
-	appendStringInfo(buf, "{\"accounting\": \"Renyi DP at one order fixed before reading (Mironov 2017, adaptive composition), converted as in Balle et al. 2020\", "
+	appendStringInfo(buf, "{\"accounting\": \"a noisy row count, then the training on a Poisson sample of the rows at rate subsample_rate "
+					 "(1: every row): Renyi DP at one order fixed before reading the sample (Mironov 2017, adaptive composition), "
+					 "converted as in Balle et al. 2020 to (epsilon_inner, delta_inner) with respect to the sample, amplified by "
+					 "Poisson subsampling to (epsilon_sample, delta_sample) with respect to the table (Balle, Barthe, Gaboardi 2018, "
+					 "Theorem 8); the count and the training add up (sequential composition)\", "
 					 "\"unit\": \"one row, added or removed\", \"epsilon\": %.17g, \"delta\": %.17g, "
+					 "\"epsilon_count\": %.17g, \"delta_count\": %.17g, \"rows_counted\": %.17g, "
+					 "\"rows_memory\": " INT64_FORMAT ", \"subsample_rate\": %.17g, \"subsampling\": \"%s\", "
+					 "\"epsilon_sample\": %.17g, \"delta_sample\": %.17g, "
+					 "\"epsilon_inner\": %.17g, \"delta_inner\": %.17g, "
 					 "\"order\": %.17g, \"rdp\": %.17g, \"epsilon_of_rdp\": %.17g, \"rho_of_budget\": %.17g, "
 					 "\"marginal_share\": %.17g, \"mechanisms\": [",
-					 plan->epsilon, plan->delta, plan->alpha, plan->rdp_total, plan->epsilon_spent,
-					 plan->rho, plan->share);
+					 plan->epsilon, plan->delta, plan->epsilon_count, plan->delta_count,
+					 plan->rows_counted, plan->rows_memory, plan->subsample_rate,
+					 plan->subsampled ? "Poisson" : "none (every row)",
+					 plan->epsilon_sample, plan->delta_sample, plan->epsilon_inner, plan->delta_inner,
+					 plan->alpha, plan->rdp_total, plan->epsilon_spent, plan->rho, plan->share);
 	appendStringInfo(buf, "{\"mechanism\": \"discrete_gaussian\", \"measures\": \"1-way marginals (encoders)\", "
 					 "\"count\": %d, \"sensitivity_l2\": 1, \"sigma2\": %.17g, \"rho\": %.17g}",
 					 plan->ncolumns, plan->sigma2_marginals,
@@ -869,10 +913,114 @@ dp_privacy_json(StringInfo buf, const DpPlan *plan, const char *method)
 					 "\"noise_multiplier\": %.17g, \"sampling_rate\": %.17g, \"sampling\": \"Poisson\", "
 					 "\"steps\": " INT64_FORMAT ", \"max_grad_norm\": %.17g, \"expected_batch_size\": %d, "
 					 "\"epochs\": %d, \"rdp_at_order\": %.17g, "
-					 "\"noise\": \"sum of four Box-Muller normals over two, from ChaCha20 keyed by pg_strong_random\"}]}",
+					 "\"noise\": \"sum of four Box-Muller normals over two, from ChaCha20 keyed by pg_strong_random\"}",
 					 strcmp(method, "tvae") == 0 ? "tvae: every weight" : "ctgan: the critic (pac 1)",
 					 plan->noise_multiplier, plan->sampling_rate, plan->steps, plan->max_grad_norm,
 					 plan->batch_size, plan->epochs, plan->rdp_sgd);
+	/* fourth, so that the others keep their places: the count on the whole table */
+	appendStringInfo(buf, ", {\"mechanism\": \"discrete_gaussian\", \"measures\": \"row count (chooses subsample_rate), every row\", "
+					 "\"count\": 1, \"sensitivity_l2\": 1, \"sigma2\": %.17g, \"rho\": %.17g, "
+					 "\"epsilon\": %.17g, \"delta\": %.17g}]}",
+					 plan->sigma2_count, synth_gaussian_rho(1.0, plan->sigma2_count),
+					 plan->epsilon_count, plan->delta_count);
+}
+
+/* ---------------------------------------------------------------- tables larger than memory */
+
+/* The width of an encoded row (as dp_plan_encoding lays it out): public. */
+static int
+dp_encoded_width(const DpColumn *dcs, int ndc, int max_modes)
+{
+	int			width = 0;
+
+	for (int k = 0; k < ndc; k++)
+	{
+		const DpColumn *dc = &dcs[k];
+
+		if (dc->dom->continuous)
+			width += 1 + max_modes;
+		else
+			width += dc->dom->nlabels + (dc->other_cell >= 0 ? 1 : 0);
+		width += dc->null_cell >= 0 ? 1 : 0;
+	}
+	return width;
+}
+
+/*
+ * The rows a private training may hold: the reader's sample of ncols values
+ * and the encoded rows must both fit in synth.train_memory.  Public: the
+ * setting, the columns and their public domains.
+ */
+static int64
+dp_rows_memory(int ncols, int width)
+{
+	int64		bytes = (int64) synth_train_memory_kb * 1024;
+	int64		rows = Min(synth_sample_capacity(ncols),
+						   bytes / ((int64) sizeof(SynthReal) * Max(width, 1)));
+
+	return Max(rows, 1);
+}
+
+/*
+ * Split the budget between the row count and the rest, count the rows with
+ * noise, and choose the subsampling rate p and the (epsilon, delta) of the
+ * training on the sample.  Returns the sampler's threshold (every_row: p is
+ * 1).  Refuses a delta that the amplification cannot carry.
+ */
+static uint64
+dp_plan_subsample(DpPlan *plan, Oid relid, SynthColumn *cols, int ncols,
+				  SynthRowCallback filter, void *filter_arg, bool *every_row)
+{
+	uint64		sn,
+				sd;
+	SynthNoise	noise;
+	int64		rows;
+	double		rows_high;
+	uint64		threshold = 0;
+
+	plan->epsilon_count = DP_COUNT_SHARE * plan->epsilon;
+	plan->delta_count = DP_COUNT_SHARE * plan->delta;
+	plan->epsilon_sample = plan->epsilon - plan->epsilon_count;
+	plan->delta_sample = plan->delta - plan->delta_count;
+
+	/* the noisy count: rho-zCDP with rho the largest that gives (epsilon_count, delta_count) */
+	synth_noise_rational_up(Max(1.0 / (2.0 * synth_zcdp_rho(plan->epsilon_count, plan->delta_count)),
+								SYNTH_NOISE_MIN_SIGMA2), &sn, &sd);
+	plan->sigma2_count = (double) sn / sd;
+	if (plan->sigma2_count > SYNTH_NOISE_MAX_SIGMA2)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("epsilon %g is too small to count the rows of the table", plan->epsilon),
+				 errdetail("The noise would exceed the range of synth's samplers (a standard deviation of 2^24)."),
+				 errhint("Use a larger epsilon.")));
+	rows = synth_count_relation(relid, cols, ncols, filter, filter_arg);
+	synth_noise_init(&noise);
+	plan->rows_counted = (double) (rows + synth_noise_discrete_gaussian(&noise, sn, sd));
+
+	/* the rate, from the noisy count and public facts only */
+	rows_high = plan->rows_counted + DP_COUNT_MARGIN_SIGMAS * sqrt(plan->sigma2_count);
+	*every_row = rows_high <= (double) plan->rows_memory;
+	plan->subsampled = !*every_row;
+	if (*every_row)
+	{
+		plan->subsample_rate = 1.0;
+		plan->epsilon_inner = plan->epsilon_sample;
+		plan->delta_inner = plan->delta_sample;
+		return 0;
+	}
+	threshold = synth_secure_bernoulli_threshold(DP_SAMPLE_FILL * plan->rows_memory / rows_high,
+												 &plan->subsample_rate);
+	synth_subsample_inner(plan->epsilon_sample, plan->delta_sample, plan->subsample_rate,
+						  &plan->epsilon_inner, &plan->delta_inner);
+	if (!(plan->delta_inner < 1.0))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("delta %g is too large for a training on a sample of the table", plan->delta),
+				 errdetail("The table does not fit in synth.train_memory and is sampled at rate %.4g; "
+						   "the training on the sample would need delta %.4g / %.4g, at least 1.",
+						   plan->subsample_rate, plan->delta_sample, plan->subsample_rate),
+				 errhint("Train with a smaller delta (well below the sampling rate), or raise synth.train_memory.")));
+	return threshold;
 }
 
 /* ---------------------------------------------------------------- the training */
@@ -923,6 +1071,8 @@ synth_dp_neural_train(Relation rel, SynthModel *model, SynthColumn *cols, int nc
 	bytea	   *weights;
 	int64		id;
 	int			bins = popts->bins > 0 ? popts->bins : SYNTH_MST_DEFAULT_BINS;
+	uint64		threshold;
+	bool		every_row;
 
 	INSTR_TIME_SET_CURRENT(start);
 	CheckDpOptions(model->method, nopts);
@@ -961,24 +1111,39 @@ synth_dp_neural_train(Relation rel, SynthModel *model, SynthColumn *cols, int nc
 
 	/* the budget first: a refused spend reads no data */
 	plan.delta = synth_budget_spend(relid, plan.epsilon, popts->delta);
+	plan.rows_memory = dp_rows_memory(ncols, dp_encoded_width(dcs, ndc, nopts->max_modes));
+
+	/* a noisy count of the rows (but a holdout's) chooses the subsampling rate */
+	if (holdout_fraction > 0)
+		synth_holdout_init(&holdout, holdout_fraction, seed, cols, ncols);
+	threshold = dp_plan_subsample(&plan, relid, cols, ncols,
+								  holdout_fraction > 0 ? synth_holdout_filter : NULL, &holdout,
+								  &every_row);
+
+	/* the training on the sample: its order and budget are fixed before reading it */
 	dp_plan_budget(&plan, ndc, plan.nfine);
 	synth_noise_rational_up(Max(plan.sigma2_marginals, SYNTH_NOISE_MIN_SIGMA2), &sn, &sd);
 	plan.sigma2_marginals = (double) sn / sd;
 	plan.rho_marginals = (ndc + plan.nfine) * synth_gaussian_rho(1.0, plan.sigma2_marginals);
-
-	/* read every row (but a holdout's): DP-SGD samples from all of them */
-	if (holdout_fraction > 0)
-		synth_holdout_init(&holdout, holdout_fraction, seed, cols, ncols);
-	sample = synth_read_relation(relid, cols, ncols, 0, seed,
-								 holdout_fraction > 0 ? synth_holdout_filter : NULL, &holdout);
-	if (sample->nrows < sample->nrows_total)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("table \"%s\" does not fit in synth.train_memory for a private training",
+	if (plan.subsampled)
+		ereport(NOTICE,
+				(errmsg("table \"%s\" does not fit in synth.train_memory: the private training reads a Poisson sample of its rows",
 						RelationGetRelationName(rel)),
-				 errdetail("DP-SGD's accounting assumes Poisson sampling from every row, so the rows are not subsampled."),
-				 errhint("Raise synth.train_memory (the training may read %s).",
-						 "every row into memory")));
+				 errdetail("Each row is kept with probability %.4g: about %.0f rows expected of about %.0f. "
+						   "Training on the sample is (%.4g, %.3g)-DP with respect to the sample, which the "
+						   "subsampling amplifies to (%.4g, %.3g)-DP with respect to the table "
+						   "(Balle, Barthe, Gaboardi 2018); the row count costs (%.3g, %.3g).",
+						   plan.subsample_rate, plan.subsample_rate * plan.rows_counted,
+						   plan.rows_counted, plan.epsilon_inner, plan.delta_inner,
+						   synth_subsample_epsilon(plan.epsilon_inner, plan.subsample_rate),
+						   plan.subsample_rate * plan.delta_inner, plan.epsilon_count,
+						   plan.delta_count),
+				 errhint("Raise synth.train_memory to train on more of the rows.")));
+
+	/* read the sample (every row but a holdout's when p is 1): never truncated */
+	sample = synth_read_relation_poisson(relid, cols, ncols, plan.rows_memory, every_row, threshold,
+										 holdout_fraction > 0 ? synth_holdout_filter : NULL,
+										 &holdout);
 	synth_job_progress_phase("fitting");
 
 	/* stage 1: noisy 1-way marginals, the encoders */
@@ -1022,7 +1187,7 @@ synth_dp_neural_train(Relation rel, SynthModel *model, SynthColumn *cols, int nc
 	}
 	/* the exact counts end here; the row count is estimated from the noisy totals */
 	plan.rows_estimate = Max(totals / ndc, 1.0);
-	model->n_rows = (int64) llround(plan.rows_estimate);
+	model->n_rows = (int64) llround(plan.rows_estimate / plan.subsample_rate);
 
 	/* stage 2: the network under DP-SGD */
 	dp_plan_steps(&plan);
@@ -1030,8 +1195,10 @@ synth_dp_neural_train(Relation rel, SynthModel *model, SynthColumn *cols, int nc
 		ereport(NOTICE,
 				(errmsg("%s trains with DP-SGD: noise multiplier %.4g, sampling rate %.4g, " INT64_FORMAT " steps",
 						method, plan.noise_multiplier, plan.sampling_rate, plan.steps),
-				 errdetail("Accounted at order %.4g: (%.4g, %g)-DP in all, %g of the budget's rho on the encoders.",
-						   plan.alpha, plan.epsilon_spent, plan.delta, plan.share)));
+				 errdetail("Accounted at order %.4g: (%.4g, %g)-DP on the %s, %g of its rho on the encoders; "
+						   "(%g, %g)-DP in all with the row count.",
+						   plan.alpha, plan.epsilon_spent, plan.delta_inner,
+						   plan.subsampled ? "sample" : "rows", plan.share, plan.epsilon, plan.delta)));
 
 	nn = palloc0(sizeof(SynthNeural));
 	model->neural = nn;
@@ -1104,11 +1271,13 @@ synth_dp_neural_train(Relation rel, SynthModel *model, SynthColumn *cols, int nc
 	appendStringInfoChar(&spec, '}');
 
 	initStringInfo(&metrics);
-	appendStringInfo(&metrics, "{\"train_seconds\": %.3f, \"estimated_rows\": %.0f, \"dp_sgd\": "
+	appendStringInfo(&metrics, "{\"train_seconds\": %.3f, \"estimated_rows\": %.0f, "
+					 "\"subsample_rate\": %.6g, \"dp_sgd\": "
 					 "{\"noise_multiplier\": %.6g, \"sampling_rate\": %.6g, \"steps\": " INT64_FORMAT
 					 ", \"epsilon\": %.6g, \"delta\": %.6g}}",
-					 INSTR_TIME_GET_DOUBLE(elapsed), plan.rows_estimate, plan.noise_multiplier,
-					 plan.sampling_rate, plan.steps, plan.epsilon_spent, plan.delta);
+					 INSTR_TIME_GET_DOUBLE(elapsed), plan.rows_estimate / plan.subsample_rate,
+					 plan.subsample_rate, plan.noise_multiplier,
+					 plan.sampling_rate, plan.steps, plan.epsilon_spent, plan.delta_inner);
 
 	id = synth_catalog_store(rel, method, model->n_rows, spec.data, weights, metrics.data);
 	synth_ledger_record(relid, id, "dpsgd", privacy.data, plan.epsilon, plan.delta);

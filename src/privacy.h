@@ -95,6 +95,9 @@ extern double synth_zcdp_epsilon(double rho, double delta);
 extern double synth_zcdp_rho(double epsilon, double delta);
 extern double synth_gaussian_rho(double sensitivity, double sigma2);
 extern double synth_exponential_rho(double epsilon);
+extern double synth_subsample_epsilon(double epsilon_inner, double p);
+extern void synth_subsample_inner(double epsilon, double delta, double p,
+								  double *epsilon_inner, double *delta_inner);
 
 /*
  * The options of a private training (options jsonb of synth_train):

@@ -9,9 +9,17 @@
  * from synth.train_memory; category counts are exact over all rows.  Memory
  * is bounded by the GUC and the category limits, never by the table's size.
  *
+ * A private training reads differently (synth_read_relation_poisson): each
+ * row is kept independently with a fixed probability, drawn from the secret
+ * stream (privacy_stream.c), and a sample that outgrows its bound is an
+ * error, never a reservoir: what differential privacy's accounting assumes
+ * of a Poisson sample.  synth_count_relation counts the rows a read would
+ * see, for the private training's noisy row count.
+ *
  *-------------------------------------------------------------------------
  */
 #include "synth.h"
+#include "privacy.h"
 #include "worker.h"
 
 #include <math.h>
@@ -394,6 +402,23 @@ encode_value(SynthColumn *col, Datum value, Oid coltype, Oid typoutput)
 }
 
 /*
+ * How a read keeps rows: a reservoir (the uniform sample of non-private
+ * trainings), or, for a private training, each row with a fixed probability
+ * from the secret stream and an error when the sample outgrows its bound.
+ */
+typedef struct ReadSampling
+{
+	bool		poisson;
+	bool		every_row;		/* poisson: keep every row the callback keeps */
+	uint64		threshold;		/* poisson: keep a row when a secret word is below it */
+	SynthSecureStream stream;
+} ReadSampling;
+
+static SynthSample *read_relation(Oid relid, SynthColumn *cols, int ncols, int64 max_rows,
+								  uint64 seed, SynthRowCallback callback, void *cbarg,
+								  ReadSampling *sampling);
+
+/*
  * Read the listed columns of relid into a uniform sample of at most max_rows
  * rows (0: as many as synth.train_memory allows).  Fills each column's counts,
  * dictionary and extents.  The caller has checked privileges and has an open
@@ -403,10 +428,114 @@ SynthSample *
 synth_read_relation(Oid relid, SynthColumn *cols, int ncols, int64 max_rows,
 					uint64 seed, SynthRowCallback callback, void *cbarg)
 {
+	ReadSampling sampling = {false};
+
+	return read_relation(relid, cols, ncols, max_rows, seed, callback, cbarg, &sampling);
+}
+
+/*
+ * Read a Poisson sample of relid's rows for a private training: every row
+ * the callback keeps (all rows without one) is kept independently when a
+ * 64-bit word of a secret stream keyed from pg_strong_random falls below
+ * threshold, i.e. with probability threshold / 2^64 (every_row: all of
+ * them).  Counts, dictionaries and extents are those of the kept rows only:
+ * nothing of a row left out is looked at beyond the callback.  More than
+ * max_rows kept rows (0: what synth.train_memory allows) is an error, never
+ * a truncation: the accounting assumes every drawn row is used.
+ */
+SynthSample *
+synth_read_relation_poisson(Oid relid, SynthColumn *cols, int ncols, int64 max_rows,
+							bool every_row, uint64 threshold,
+							SynthRowCallback callback, void *cbarg)
+{
+	ReadSampling sampling = {true, every_row, threshold};
+
+	if (!every_row)
+		synth_secure_init(&sampling.stream);
+	return read_relation(relid, cols, ncols, max_rows, 0, callback, cbarg, &sampling);
+}
+
+/*
+ * The number of rows of relid that the callback keeps (all of them without
+ * one), read through the caller's snapshot as the reads are.
+ */
+int64
+synth_count_relation(Oid relid, SynthColumn *cols, int ncols, SynthRowCallback callback,
+					 void *cbarg)
+{
+	Relation	rel;
+	char	   *query;
+	int64		count = 0;
+	MemoryContext batchcxt;
+
+	rel = relation_open(relid, AccessShareLock);
+	if (callback)
+		query = build_query(rel, cols, ncols);
+	else
+		query = psprintf("SELECT count(*) FROM %s",
+						 quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)),
+													RelationGetRelationName(rel)));
+	relation_close(rel, NoLock);
+
+	batchcxt = AllocSetContextCreate(CurrentMemoryContext, "synth count batch",
+									 ALLOCSET_DEFAULT_SIZES);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "synth: SPI_connect failed");
+	if (callback == NULL)
+	{
+		bool		isnull;
+
+		if (SPI_execute(query, true, 1) != SPI_OK_SELECT || SPI_processed != 1)
+			elog(ERROR, "synth: could not count the rows of \"%s\"", get_rel_name(relid));
+		count = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1,
+											&isnull));
+		SPI_finish();
+		MemoryContextDelete(batchcxt);
+		return count;
+	}
+
+	{
+		SPIPlanPtr	plan = SPI_prepare(query, 0, NULL);
+		Portal		portal;
+
+		if (plan == NULL)
+			elog(ERROR, "synth: could not prepare \"%s\": %s", query,
+				 SPI_result_code_string(SPI_result));
+		portal = SPI_cursor_open(NULL, plan, NULL, NULL, true);
+		for (;;)
+		{
+			MemoryContext oldcxt;
+			uint64		nfetched;
+
+			CHECK_FOR_INTERRUPTS();
+			SPI_cursor_fetch(portal, true, synth_read_batch_rows);
+			nfetched = SPI_processed;
+			if (nfetched == 0)
+				break;
+			oldcxt = MemoryContextSwitchTo(batchcxt);
+			for (uint64 r = 0; r < nfetched; r++)
+				if (callback(cbarg, SPI_tuptable->vals[r], SPI_tuptable->tupdesc))
+					count++;
+			MemoryContextSwitchTo(oldcxt);
+			MemoryContextReset(batchcxt);
+			SPI_freetuptable(SPI_tuptable);
+		}
+		SPI_cursor_close(portal);
+	}
+	SPI_finish();
+	MemoryContextDelete(batchcxt);
+	return count;
+}
+
+static SynthSample *
+read_relation(Oid relid, SynthColumn *cols, int ncols, int64 max_rows,
+			  uint64 seed, SynthRowCallback callback, void *cbarg, ReadSampling *sampling)
+{
 	MemoryContext callercxt = CurrentMemoryContext;
 	MemoryContext batchcxt;
 	Relation	rel;
 	char	   *query;
+	char	   *relname;
 	SynthSample *sample;
 	SynthRng	rng;
 	Portal		portal;
@@ -419,6 +548,7 @@ synth_read_relation(Oid relid, SynthColumn *cols, int ncols, int64 max_rows,
 
 	rel = relation_open(relid, AccessShareLock);
 	query = build_query(rel, cols, ncols);
+	relname = pstrdup(RelationGetRelationName(rel));
 	relation_close(rel, NoLock);
 
 	typoutputs = palloc(sizeof(Oid) * Max(ncols, 1));
@@ -477,6 +607,19 @@ synth_read_relation(Oid relid, SynthColumn *cols, int ncols, int64 max_rows,
 			if (callback && !callback(cbarg, tuple, desc))
 				continue;
 
+			/* a private training's Poisson sample: the row is in or out, for good */
+			if (sampling->poisson && !sampling->every_row &&
+				!synth_secure_bernoulli(&sampling->stream, sampling->threshold))
+				continue;
+			if (sampling->poisson && sample->nrows == capacity)
+				ereport(ERROR,
+						(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+						 errmsg("the rows drawn from table \"%s\" for a private training do not fit in synth.train_memory",
+								relname),
+						 errdetail("More than " INT64_FORMAT " rows were drawn. A private training's sample is never truncated: its accounting assumes that every row drawn is used.",
+								   capacity),
+						 errhint("Train again (a fresh draw fits but with a tiny probability), or raise synth.train_memory.")));
+
 			/* reservoir: the first rows fill it, later ones replace at random */
 			if (sample->nrows < capacity)
 			{
@@ -534,7 +677,7 @@ synth_read_relation(Oid relid, SynthColumn *cols, int ncols, int64 max_rows,
 	SPI_finish();
 	MemoryContextDelete(batchcxt);
 
-	if (sample->nrows_total > capacity)
+	if (sample->nrows_total > capacity && !sampling->poisson)
 		ereport(NOTICE,
 				(errmsg("synth read a uniform sample of " INT64_FORMAT " of " INT64_FORMAT " rows",
 						capacity, sample->nrows_total),

@@ -115,6 +115,11 @@ typedef bool (*SynthRowCallback) (void *arg, HeapTuple tuple, TupleDesc desc);
 extern SynthSample *synth_read_relation(Oid relid, SynthColumn *cols, int ncols,
 										int64 max_rows, uint64 seed,
 										SynthRowCallback callback, void *cbarg);
+extern SynthSample *synth_read_relation_poisson(Oid relid, SynthColumn *cols, int ncols,
+												int64 max_rows, bool every_row, uint64 threshold,
+												SynthRowCallback callback, void *cbarg);
+extern int64 synth_count_relation(Oid relid, SynthColumn *cols, int ncols,
+								  SynthRowCallback callback, void *cbarg);
 extern int64 synth_sample_capacity(int ncols);
 extern int	synth_dict_count(SynthCategoryDict *dict);
 extern const char *synth_dict_value(SynthCategoryDict *dict, int index);

@@ -119,6 +119,22 @@ def zcdp_rho(eps, delta):
     return mp.findroot(lambda r: mp.log(zcdp_delta(r, eps)) - mp.log(delta), (mp.mpf(eps) / 200, mp.mpf(eps)), solver='anderson')
 
 
+def subsample_inner(eps, p):
+    """Poisson subsampling (Balle, Barthe, Gaboardi 2018): the epsilon on the
+    sample that amplifies to eps at rate p, log(1 + (e^eps - 1) / p)."""
+    eps, p = mp.mpf(eps), mp.mpf(p)
+    return mp.log(1 + (mp.exp(eps) - 1) / p)
+
+
+SUBSAMPLE_CASES = [(1.0, 0.5), (0.99, 0.01), (0.3, 0.001), (3.0, 0.2), (10.0, 0.05)]
+
+
+def print_subsampling():
+    print("/* subsampling: {epsilon, p, epsilon_inner} */")
+    for eps, p in SUBSAMPLE_CASES:
+        print("{%s, %s, %s}," % (eps, p, mp.nstr(subsample_inner(eps, p), 17)))
+
+
 def main():
     print("/* RDP of one step: {q, sigma, alpha, rdp} */")
     for q, s, a in [(0.01, 1.0, 2), (0.01, 1.0, 32), (0.01, 1.1, 7.5), (0.004, 1.1, 12.25),
@@ -144,6 +160,7 @@ def main():
     print("/* zCDP rho: {epsilon, delta, rho} */")
     for eps, d in [(1.0, 1e-6), (0.3, 1e-6), (3.0, 1e-5), (10.0, 1e-9)]:
         print("{%s, %s, %s}," % (eps, d, mp.nstr(zcdp_rho(eps, d), 17)))
+    print_subsampling()
 
 
 if __name__ == "__main__":
@@ -154,5 +171,7 @@ if __name__ == "__main__":
                                         (0.002, 5000, 1e-6, 0.5, 1.4, 1.7)]:
             s = calibrate(q, T, d, target, mp.mpf(s0), mp.mpf(s1))
             print("{%r, %d, %s, %s, %s}," % (q, T, d, target, mp.nstr(s, 17)), flush=True)
+    elif sys.argv[1:] == ["--subsampling"]:
+        print_subsampling()
     else:
         main()
