@@ -6,8 +6,9 @@
  *	  sampling, per-sample clipping and Gaussian noise; accounting, the
  *	  budget and the ledger.
  *
- * A training with an epsilon runs in two stages, both on every row read
- * (but a holdout's):
+ * A training with an epsilon counts the rows with noise (see "Tables larger
+ * than synth.train_memory" below), then runs in two stages, both on the rows
+ * read: every row (but a holdout's), or a Poisson sample of them:
  *
  * 1. Encoders (share s of the budget, option "marginal_share", default
  *    0.1).  Every modelled column gets the public domain mst plans
