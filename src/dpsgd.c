@@ -64,8 +64,9 @@
  * Theorem 8: (log(1 + p (e^epsilon' - 1)), p delta')).  The count and the
  * training on S compose sequentially (the second is chosen from the first's
  * output, and is within its share whatever that output is).  p = 1 is the
- * whole table, without amplification.  A sample that does not fit (with
- * probability below 1e-7) is an error, never truncated.
+ * whole table, without amplification.  A sample that does not fit (rare:
+ * the count's noise below -6 sigma, or a binomial of mean 0.8 m above m) is
+ * an error, never truncated.
  *
  * The whole training is one transaction: budget spend, model and ledger
  * row commit together or not at all.
