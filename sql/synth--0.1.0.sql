@@ -250,6 +250,7 @@ CREATE TABLE synth.checkpoints (
 	job_id			bigint PRIMARY KEY REFERENCES synth.job_queue (id) ON DELETE CASCADE,
 	epoch			integer NOT NULL,
 	state			bytea NOT NULL,
+	attempt			integer NOT NULL DEFAULT 1,	-- the job's attempt that saved it
 	created_at		timestamptz NOT NULL DEFAULT now()
 );
 

@@ -107,9 +107,11 @@ synth_checkpoint_save(int epoch, bytea *state)
 		elog(ERROR, "synth: SPI_connect failed");
 	PushActiveSnapshot(GetTransactionSnapshot());
 	synth_job_check_target();
-	if (SPI_execute_with_args("INSERT INTO synth.checkpoints (job_id, epoch, state) VALUES ($1, $2, $3) "
+	if (SPI_execute_with_args("INSERT INTO synth.checkpoints (job_id, epoch, state, attempt) "
+							  "SELECT $1, $2, $3, q.attempts FROM synth.job_queue q WHERE q.id = $1 "
 							  "ON CONFLICT (job_id) DO UPDATE SET epoch = excluded.epoch, "
-							  "state = excluded.state, created_at = clock_timestamp()",
+							  "state = excluded.state, attempt = excluded.attempt, "
+							  "created_at = clock_timestamp()",
 							  3, argtypes, args, NULL, false, 0) != SPI_OK_INSERT)
 		elog(ERROR, "synth: could not save the checkpoint of job " INT64_FORMAT, job_id);
 	SPI_finish();

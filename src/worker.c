@@ -814,6 +814,9 @@ claim_job(SynthJob *job, MemoryContext jobcxt)
 
 		if (strcmp(state, "running") == 0)
 		{
+			int			barren = attempts;
+			bool		checkpointed = false;
+
 			/* its claimer committed before we got the lock: live, or left by a crash */
 			if (synth_job_is_live(MyDatabaseId, candidates[i]))
 				continue;
@@ -823,16 +826,27 @@ claim_job(SynthJob *job, MemoryContext jobcxt)
 							"cancelled by synth_job_cancel while its worker was gone");
 				continue;
 			}
-			if (attempts >= SYNTH_JOB_MAX_ATTEMPTS)
-			{
-				end_job_now(candidates[i], "failed",
-							psprintf("the job was interrupted %d times (server crash or worker exit); it is not retried",
-									 attempts));
-				continue;
-			}
-			if (SPI_execute_with_args("SELECT epoch FROM synth.checkpoints WHERE job_id = $1",
+			/*
+			 * Give up after SYNTH_JOB_MAX_ATTEMPTS interrupted attempts in a
+			 * row that saved no checkpoint: a training that crashes the
+			 * server would crash it at every restart, but one that goes on
+			 * saving checkpoints is making progress.
+			 */
+			if (SPI_execute_with_args("SELECT epoch, attempt FROM synth.checkpoints WHERE job_id = $1",
 									  1, argtypes, args, NULL, false, 0) == SPI_OK_SELECT &&
 				SPI_processed == 1)
+			{
+				checkpointed = true;
+				barren = attempts - DatumGetInt32(spi_datum(0, 2, &isnull));
+			}
+			if (barren >= SYNTH_JOB_MAX_ATTEMPTS)
+			{
+				end_job_now(candidates[i], "failed",
+							psprintf("the job was interrupted %d times in a row without saving a checkpoint (server crash or worker exit); it is not retried",
+									 barren));
+				continue;
+			}
+			if (checkpointed)
 				ereport(LOG,
 						(errmsg("synth job " INT64_FORMAT " was interrupted; resuming it from its checkpoint after epoch %d",
 								candidates[i], DatumGetInt32(spi_datum(0, 1, &isnull)))));

@@ -5,7 +5,8 @@
 # shutdown resumes too; a private (DP-SGD) job killed mid-training spends
 # its budget once; a corrupt checkpoint is discarded with a WARNING; a
 # read that wrote is not committed apart from its model; checkpoints are
-# deleted when a job ends (succeeded, cancelled, failed); a table dropped
+# deleted when a job ends (succeeded, cancelled, failed); interruptions
+# count only while no checkpoint is saved; a table dropped
 # during the epochs fails its job at the next checkpoint;
 # pg_terminate_backend of a job's worker fails the job.
 
@@ -136,6 +137,35 @@ ok($node->log_contains("synth job $job was interrupted; resuming it from its che
 	'resumed from its checkpoint');
 is(weights_md5($node->safe_psql('postgres', "SELECT model_id FROM synth.jobs WHERE id = $job")), $reference,
 	'with the same weights again');
+
+# ---- interruptions count only while no checkpoint is saved: a job whose
+# last checkpoint came in its latest attempt is resumed however many times it
+# was interrupted before (as if 4 times, each after a checkpoint) ...
+$job = queue(80);
+wait_checkpoint($job);
+$node->safe_psql('postgres', "UPDATE synth.job_queue SET attempts = 5 WHERE id = $job; "
+	. "UPDATE synth.checkpoints SET attempt = 5 WHERE job_id = $job");
+$pid = $node->safe_psql('postgres', "SELECT worker_pid FROM synth.jobs WHERE id = $job");
+ok(kill('KILL', $pid), "kill -9 of job $job, interrupted for the 5th time, after a checkpoint");
+wait_for($node, "SELECT state, attempts FROM synth.jobs WHERE id = $job", 'succeeded|6',
+	'the job that saves checkpoints is resumed a 6th time and succeeds');
+is(weights_md5($node->safe_psql('postgres', "SELECT model_id FROM synth.jobs WHERE id = $job")), $reference,
+	'with the same weights again');
+# ... and one interrupted 3 times since its last checkpoint is given up
+# (checkpoints off meanwhile, so that it saves none itself)
+$node->safe_psql('postgres', "ALTER SYSTEM SET synth.checkpoint_interval = 0; SELECT pg_reload_conf()");
+usleep(300_000);
+$job = $node->safe_psql('postgres', "SELECT synth_train_async('t', 'tvae', " . options(100000) . ")");
+wait_for($node, "SELECT coalesce(epoch, 0) >= 1 FROM synth.jobs WHERE id = $job", 't', "job $job is training");
+$node->safe_psql('postgres', "UPDATE synth.job_queue SET attempts = 5 WHERE id = $job; "
+	. "INSERT INTO synth.checkpoints (job_id, epoch, state, attempt) VALUES ($job, 1, '\\x00', 2)");
+$pid = $node->safe_psql('postgres', "SELECT worker_pid FROM synth.jobs WHERE id = $job");
+ok(kill('KILL', $pid), "kill -9 of job $job, 3 attempts after its checkpoint");
+wait_for($node, "SELECT state FROM synth.jobs WHERE id = $job", 'failed', 'the job is given up');
+like($node->safe_psql('postgres', "SELECT error FROM synth.jobs WHERE id = $job"),
+	qr/interrupted 3 times in a row without saving a checkpoint/, 'and says why');
+$node->safe_psql('postgres', "ALTER SYSTEM RESET synth.checkpoint_interval; SELECT pg_reload_conf()");
+usleep(300_000);
 
 # ---- a corrupt checkpoint is discarded: the job trains from epoch 1
 $job = $node->safe_psql('postgres', "WITH j AS (SELECT synth_train_async('t', 'tvae', " . options(12) . ") AS id) "
