@@ -111,5 +111,16 @@ SELECT parameters->>'subsampling' AS subsampling, (parameters->>'subsample_rate'
 	   n_rows BETWEEN 9000 AND 15000 AS rows_near_12000
 FROM synth.ledger l JOIN synth.models m ON m.id = l.model_id WHERE model_id = :m3;
 
-DROP TABLE dpl_rows, dpl_opts;
+-- a public label first seen after 10,000 other values (a full dictionary)
+-- keeps its own cell: a row's cell depends on that row alone
+CREATE TABLE dpl_late (t text NOT NULL, n int NOT NULL CHECK (n BETWEEN 0 AND 9));
+INSERT INTO dpl_late SELECT 'junk ' || g, g % 10 FROM generate_series(1, 10001) g;
+INSERT INTO dpl_late SELECT 'u', g % 10 FROM generate_series(1, 5000) g;
+SELECT synth_set_budget('dpl_late', 1);
+SELECT synth_train('dpl_late', 'tvae', '{"epsilon": 1, "domains": {"t": ["u", "v"]}, "epochs": 1,
+	"batch_size": 500, "progress_every": 0}') AS m4 \gset
+SELECT (c->>'rare_share')::float8 BETWEEN 0.6 AND 0.75 AS other_share_near_two_thirds
+FROM synth.models, jsonb_array_elements(spec->'columns') c WHERE id = :m4 AND c->>'name' = 't';
+
+DROP TABLE dpl_rows, dpl_opts, dpl_late;
 DROP EXTENSION synth CASCADE;

@@ -85,6 +85,7 @@
 
 #include "access/relation.h"
 #include "catalog/pg_type.h"
+#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "portability/instr_time.h"
 #include "utils/builtins.h"
@@ -183,6 +184,34 @@ dp_rtrim(const char *s)
 	while (len > 0 && s[len - 1] == ' ')
 		len--;
 	return pnstrdup(s, len);
+}
+
+/*
+ * Have the reader enter a categorical column's public labels in its
+ * dictionary before any row, as the type's output writes them (char(n)
+ * padded): a label's rows then map to its cell even when the dictionary
+ * fills up with other values (those map to "other" anyway), so that a row's
+ * cell never depends on the rows read before it.
+ */
+static void
+dp_seed_labels(DpColumn *dc, SynthColumn *col)
+{
+	SynthPublicDomain *dom = dc->dom;
+	int			width = col->basetypmod > VARHDRSZ ? col->basetypmod - VARHDRSZ : 0;
+
+	if (dom->continuous || dom->nlabels == 0)
+		return;
+	col->seed_labels = palloc(sizeof(char *) * dom->nlabels);
+	col->nseed_labels = dom->nlabels;
+	for (int k = 0; k < dom->nlabels; k++)
+	{
+		char	   *label = dom->trim ? dp_rtrim(dom->labels[k]) : dom->labels[k];
+		int			chars = pg_mbstrlen(label);
+
+		if (dom->trim && chars < width)
+			label = psprintf("%s%*s", label, width - chars, "");
+		col->seed_labels[k] = label;
+	}
 }
 
 /* The cell of a categorical column's dictionary entries, by label. */
@@ -1114,6 +1143,9 @@ synth_dp_neural_train(Relation rel, SynthModel *model, SynthColumn *cols, int nc
 	/* the budget first: a refused spend reads no data */
 	plan.delta = synth_budget_spend(relid, plan.epsilon, popts->delta);
 	plan.rows_memory = dp_rows_memory(ncols, dp_encoded_width(dcs, ndc, nopts->max_modes));
+
+	for (int k = 0; k < ndc; k++)
+		dp_seed_labels(&dcs[k], &cols[sample_col[dcs[k].enc]]);
 
 	/* a noisy count of the rows (but a holdout's) chooses the subsampling rate */
 	if (holdout_fraction > 0)

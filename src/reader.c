@@ -153,6 +153,15 @@ dict_add(SynthCategoryDict *dict, const char *value, bool full)
 	return idx;
 }
 
+/* Enter value with no occurrence yet (a public label), unless it is there. */
+static void
+dict_seed(SynthCategoryDict *dict, const char *value)
+{
+	int			idx = dict_add(dict, value, false);
+
+	dict->counts[idx]--;
+}
+
 int
 synth_dict_count(SynthCategoryDict *dict)
 {
@@ -565,6 +574,14 @@ read_relation(Oid relid, SynthColumn *cols, int ncols, int64 max_rows,
 		if (cols[i].kind == SYNTH_KIND_CATEGORICAL || cols[i].kind == SYNTH_KIND_FREETEXT ||
 			(cols[i].kind == SYNTH_KIND_KEY && cols[i].vtype == SYNTH_VT_TEXT))
 			cols[i].dict = dict_create(callercxt);
+		/*
+		 * Public labels first: a value that is one of them then always has
+		 * its own entry, whatever the rows before it, so that a private
+		 * training's cell of a row depends on that row alone.
+		 */
+		if (cols[i].dict)
+			for (int k = 0; k < cols[i].nseed_labels; k++)
+				dict_seed(cols[i].dict, cols[i].seed_labels[k]);
 	}
 
 	sample = palloc0(sizeof(SynthSample));

@@ -85,6 +85,8 @@ typedef struct SynthColumn
 	bool		notnull;
 	SynthColumnKind kind;
 	SynthValueType vtype;
+	char	  **seed_labels;	/* categorical: entered first in the dictionary (a private */
+	int			nseed_labels;	/* training's public labels), so that no overflow drops them */
 
 	/* filled while reading */
 	int64		nnull;
