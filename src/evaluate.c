@@ -50,6 +50,7 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
+#include "utils/relcache.h"
 #include "utils/tuplestore.h"
 
 /* Pairs are computed among the first this many compared columns. */
@@ -240,9 +241,32 @@ columns_comparable(SynthColumn *a, SynthColumn *b)
 }
 
 /*
+ * Key columns and the columns of foreign keys: identifiers of this table's
+ * rows or of a parent's, which synthetic data gives fresh values (a
+ * materialized schema's foreign keys point at fresh parent keys), so their
+ * values are not compared; synth_evaluate_schema compares how children
+ * attach to parents instead.
+ */
+static Bitmapset *
+identifier_columns(Relation rel)
+{
+	Bitmapset  *ids = synth_key_columns(rel);
+	ListCell   *lc;
+
+	foreach(lc, RelationGetFKeyList(rel))
+	{
+		ForeignKeyCacheInfo *fk = lfirst_node(ForeignKeyCacheInfo, lc);
+
+		for (int i = 0; i < fk->nkeys; i++)
+			ids = bms_add_member(ids, fk->conkey[i]);
+	}
+	return ids;
+}
+
+/*
  * Match the columns of real and synthetic by name: parallel arrays, in the
- * real table's column order.  Key columns are skipped silently (they are
- * fresh values by design); columns that cannot be compared are named in one
+ * real table's column order.  Key and foreign key columns are skipped
+ * silently (they are fresh values by design: identifier_columns); columns that cannot be compared are named in one
  * NOTICE that names the caller.  Returns the number of compared columns.
  */
 int
@@ -251,8 +275,8 @@ synth_match_columns(Relation realrel, Relation synrel,
 {
 	TupleDesc	realdesc = RelationGetDescr(realrel);
 	TupleDesc	syndesc = RelationGetDescr(synrel);
-	Bitmapset  *realkeys = synth_key_columns(realrel);
-	Bitmapset  *synkeys = synth_key_columns(synrel);
+	Bitmapset  *realkeys = identifier_columns(realrel);
+	Bitmapset  *synkeys = identifier_columns(synrel);
 	SynthColumn *realcols = palloc0(sizeof(SynthColumn) * Max(realdesc->natts, 1));
 	SynthColumn *syncols = palloc0(sizeof(SynthColumn) * Max(realdesc->natts, 1));
 	StringInfoData skipped;
@@ -340,7 +364,7 @@ synth_match_columns(Relation realrel, Relation synrel,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("tables \"%s\" and \"%s\" have no column that can be compared",
 						RelationGetRelationName(realrel), RelationGetRelationName(synrel)),
-				 errdetail("Key columns (primary key, unique, identity, serial, uuid) are not compared, nor columns of unsupported types."),
+				 errdetail("Key columns (primary key, unique, identity, serial, uuid) and foreign key columns are not compared, nor columns of unsupported types."),
 				 errhint("Compare tables that share at least one numeric, date, timestamp, bool, text or enum column.")));
 
 	*realcols_out = realcols;
