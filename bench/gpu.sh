@@ -67,7 +67,7 @@ bench/nn_engine 200 both cuda/synth_cuda.so
 if command -v ncu >/dev/null 2>&1 && command -v python3 >/dev/null 2>&1; then
 	echo "== kernel profile: CTGAN, 1 warm-up + 4 steps on the GPU (ncu, clocks as the device runs them)"
 	prof=$(mktemp -d)
-	ncu --clock-control none --csv --page raw --metrics \
+	ncu --clock-control none --csv --page raw --print-units base --metrics \
 		gpu__time_duration.sum,sm__throughput.avg.pct_of_peak_sustained_elapsed,dram__throughput.avg.pct_of_peak_sustained_elapsed,launch__grid_size \
 		bench/nn_engine 4 ctgan cuda/synth_cuda.so >"$prof/ncu.csv" 2>"$prof/ncu.err" ||
 		{ tail -n 20 "$prof/ncu.err"; }
@@ -81,18 +81,17 @@ if command -v ncu >/dev/null 2>&1 && command -v python3 >/dev/null 2>&1; then
 	    except ValueError:
 	        return 0.0
 	rows = [l for l in open(sys.argv[1]) if l.startswith('"')]
-	reader = csv.DictReader(rows)
-	units = next(reader)      # the second line holds the units
+	data = list(csv.DictReader(rows))
+	if data and not data[0].get("Kernel Name"):
+	    data.pop(0)           # a line of units (base units: time in ns)
 	per = defaultdict(lambda: [0, 0.0, 0.0, 0.0, 0])
 	total = 0.0
 	n = 0
-	for r in reader:
+	for r in data:
 	    name = r["Kernel Name"].split("(")[0]
 	    if len(name) > 60:
 	        name = name[:57] + "..."
-	    t = num(r["gpu__time_duration.sum"])
-	    unit = units["gpu__time_duration.sum"]
-	    t = t * {"ns": 1e-3, "us": 1.0, "usecond": 1.0, "nsecond": 1e-3, "ms": 1e3, "msecond": 1e3}.get(unit, 1.0)
+	    t = num(r["gpu__time_duration.sum"]) * 1e-3     # ns -> us
 	    p = per[name]
 	    p[0] += 1; p[1] += t
 	    p[2] += t * num(r["sm__throughput.avg.pct_of_peak_sustained_elapsed"])
