@@ -241,6 +241,14 @@ SELECT synth_train('dp_keys', 'mst', '{"epsilon": 1}');
 SELECT synth_budget(NULL);
 SELECT synth_set_budget(NULL, 1);
 
+-- epsilon and delta as named arguments, as the design writes it
+-- (synth_train('orders', epsilon => 1)): the options of those names
+SELECT synth_set_budget('dp_people', 100, delta => 1e-5);
+SELECT synth_train('dp_people', 'mst', o, epsilon => 0.25, delta => 1e-7) > 0 AS trained FROM dp_opts;
+SELECT mechanism, epsilon, delta FROM synth.ledger ORDER BY id DESC LIMIT 1;
+SELECT synth_train('dp_people', method => 'mst', options => o || '{"epsilon": 1}', epsilon => 1) FROM dp_opts;
+SELECT synth_train('dp_people', 'mst', o, epsilon => 'infinity') FROM dp_opts;
+
 DROP VIEW dp_trap;
 DROP TABLE dp_people, dp_copy, dp_opts, dp_keys;
 DROP TYPE dp_level;

@@ -77,13 +77,15 @@ SELECT pg_catalog.pg_extension_config_dump('synth.models_id_seq', '');
 
 CREATE FUNCTION synth_train(source regclass,
 							method text DEFAULT 'auto',
-							options jsonb DEFAULT '{}')
+							options jsonb DEFAULT '{}',
+							epsilon float8 DEFAULT NULL,
+							delta float8 DEFAULT NULL)
 RETURNS bigint
 AS 'MODULE_PATHNAME', 'synth_train'
 LANGUAGE C VOLATILE;
 
-COMMENT ON FUNCTION synth_train(regclass, text, jsonb) IS
-	'train a generative model over a table; returns the model id';
+COMMENT ON FUNCTION synth_train(regclass, text, jsonb, float8, float8) IS
+	'train a generative model over a table; returns the model id (epsilon, delta: the options of that name)';
 
 CREATE FUNCTION synth_generate(source anyelement,
 							   n bigint,
@@ -294,12 +296,14 @@ GRANT SELECT ON synth.jobs TO PUBLIC;
 
 CREATE FUNCTION synth_train_async(source regclass,
 								  method text DEFAULT 'auto',
-								  options jsonb DEFAULT '{}')
+								  options jsonb DEFAULT '{}',
+								  epsilon float8 DEFAULT NULL,
+								  delta float8 DEFAULT NULL)
 RETURNS bigint
 AS 'MODULE_PATHNAME', 'synth_train_async'
 LANGUAGE C VOLATILE;
 
-COMMENT ON FUNCTION synth_train_async(regclass, text, jsonb) IS
+COMMENT ON FUNCTION synth_train_async(regclass, text, jsonb, float8, float8) IS
 	'queue a training of the table for a background worker; returns the job id';
 
 CREATE FUNCTION synth_train_schema_async(source_schema name,

@@ -301,7 +301,8 @@ notice_if_no_workers(void)
 /* ---------------------------------------------------------------- SQL functions */
 
 /*
- * synth_train_async(source regclass, method text, options jsonb) RETURNS bigint:
+ * synth_train_async(source regclass, method text, options jsonb, epsilon float8,
+ * delta float8) RETURNS bigint:
  * queue a training of source; returns the job id at once.
  */
 Datum
@@ -309,7 +310,7 @@ synth_train_async(PG_FUNCTION_ARGS)
 {
 	Oid			relid;
 	const char *method;
-	Jsonb	   *options = PG_ARGISNULL(2) ? NULL : PG_GETARG_JSONB_P(2);
+	Jsonb	   *options = synth_options_with_named(fcinfo, 2, 3);
 	int64		id;
 
 	CheckBackgroundJobsEnabled();

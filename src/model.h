@@ -97,6 +97,7 @@ typedef struct SynthModel
 
 /* train.c */
 extern int64 synth_train_relation(Oid relid, const char *method_name, Jsonb *options);
+extern Jsonb *synth_options_with_named(FunctionCallInfo fcinfo, int optarg, int firstnamed);
 
 /* transform.c */
 extern void synth_encoder_fit(SynthEncoder *enc, SynthColumn *col, SynthSample *sample,

@@ -575,6 +575,49 @@ synth_train_relation(Oid relid, const char *method_name, Jsonb *options)
 	return id;
 }
 
+/*
+ * The options of synth_train and synth_train_async with their named
+ * arguments epsilon and delta (arguments firstnamed and firstnamed + 1, the
+ * conveniences of DESIGN's "synth_train('orders', epsilon => 1)") folded
+ * in: a setting is given one way or the other, not both.
+ */
+Jsonb *
+synth_options_with_named(FunctionCallInfo fcinfo, int optarg, int firstnamed)
+{
+	static const char *const names[] = {"epsilon", "delta"};
+	Jsonb	   *options = PG_ARGISNULL(optarg) ? NULL : PG_GETARG_JSONB_P(optarg);
+
+	for (int i = 0; i < lengthof(names); i++)
+	{
+		int			arg = firstnamed + i;
+		double		value;
+		Jsonb	   *one;
+
+		if (PG_NARGS() <= arg || PG_ARGISNULL(arg))
+			continue;
+		value = PG_GETARG_FLOAT8(arg);
+		if (!isfinite(value))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("%s must be a finite number", names[i]),
+					 errhint("Pass e.g. %s => 1.", names[i])));
+		if (options != NULL &&
+			DatumGetBool(DirectFunctionCall2(jsonb_exists, JsonbPGetDatum(options),
+											 CStringGetTextDatum(names[i]))))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("%s is given both as an argument and in options", names[i]),
+					 errhint("Give it once: %s => ..., or \"%s\" in options.", names[i], names[i])));
+		one = DatumGetJsonbP(DirectFunctionCall1(jsonb_in,
+												 CStringGetDatum(psprintf("{\"%s\": %.17g}",
+																		  names[i], value))));
+		options = options == NULL ? one :
+			DatumGetJsonbP(DirectFunctionCall2(jsonb_concat, JsonbPGetDatum(options),
+											   JsonbPGetDatum(one)));
+	}
+	return options;
+}
+
 Datum
 synth_train(PG_FUNCTION_ARGS)
 {
@@ -585,5 +628,5 @@ synth_train(PG_FUNCTION_ARGS)
 				 errhint("Call it as SELECT synth_train('schema.table').")));
 	PG_RETURN_INT64(synth_train_relation(PG_GETARG_OID(0),
 										 PG_ARGISNULL(1) ? "auto" : text_to_cstring(PG_GETARG_TEXT_PP(1)),
-										 PG_ARGISNULL(2) ? NULL : PG_GETARG_JSONB_P(2)));
+										 synth_options_with_named(fcinfo, 2, 3)));
 }
