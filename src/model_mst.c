@@ -699,6 +699,64 @@ plan_categorical(MstAttr *attr, SynthEncoder *enc, SynthColumn *col, const Synth
 }
 
 /*
+ * Several columns without a public domain are named in one error, with the
+ * options to fill in (one such column gets its own error, below).
+ */
+static void
+check_public_domains(SynthModel *model, SynthColumn *cols, const int *sample_col,
+					 Relation rel, const SynthPrivacyOptions *opts)
+{
+	StringInfoData names,
+				bounds,
+				domains;
+	int			missing = 0;
+
+	initStringInfo(&names);
+	initStringInfo(&bounds);
+	initStringInfo(&domains);
+	for (int i = 0; i < model->natts; i++)
+	{
+		SynthColumn *col;
+
+		if (sample_col[i] < 0)
+			continue;
+		col = &cols[sample_col[i]];
+		if (col->kind == SYNTH_KIND_CONTINUOUS)
+		{
+			BoundsFound found;
+
+			if (find_bounds_option(opts, col->name))
+				continue;
+			memset(&found, 0, sizeof(found));
+			constraint_bounds(rel, col, &found);
+			if (found.have_lower && found.have_upper)
+				continue;
+			appendStringInfo(&bounds, "%s\"%s\": %s", bounds.len ? ", " : "", col->name,
+							 col->vtype == SYNTH_VT_DATE || col->vtype == SYNTH_VT_TIMESTAMP ?
+							 "[\"2000-01-01\", \"2030-12-31\"]" : "[0, 100]");
+		}
+		else if (col->kind == SYNTH_KIND_CATEGORICAL && col->vtype == SYNTH_VT_TEXT &&
+				 find_domain_option(opts, col->name) == NULL)
+			appendStringInfo(&domains, "%s\"%s\": [\"a\", \"b\"]", domains.len ? ", " : "",
+							 col->name);
+		else
+			continue;
+		appendStringInfo(&names, "%s%s", missing ? ", " : "", col->name);
+		missing++;
+	}
+	if (missing >= 2)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%d columns of table \"%s\" have no public domain: %s",
+						missing, RelationGetRelationName(rel), names.data),
+				 errdetail("Under differential privacy a number, date or time column is cut into bins over bounds that do not come from the data (the option \"bounds\", or CHECK constraints on both sides), and a text column's categories are a public list (the option \"domains\")."),
+				 errhint("Give them, e.g. '{\"epsilon\": 1%s%s%s%s%s}' with the real public limits and values, or leave columns out with \"exclude\".",
+						 bounds.len ? ", \"bounds\": {" : "", bounds.data, bounds.len ? "}" : "",
+						 domains.len ? ", \"domains\": {" : "",
+						 domains.len ? psprintf("%s}", domains.data) : "")));
+}
+
+/*
  * Plan the attributes: one per modelled continuous or categorical column,
  * its cells fixed from public knowledge only.  Keys get fresh values from 1
  * (the real largest key is not public).  Returns the copula-style dimension
@@ -744,6 +802,8 @@ plan_attributes(SynthMst *mst, SynthModel *model, SynthColumn *cols, const int *
 							d->column, RelationGetRelationName(rel)),
 					 errhint("Domains apply to text columns; bool and enum columns have public values already.")));
 	}
+
+	check_public_domains(model, cols, sample_col, rel, opts);
 
 	mst->attrs = palloc0(sizeof(MstAttr) * Max(model->natts, 1));
 	for (int i = 0; i < model->natts; i++)
