@@ -7,7 +7,11 @@
  *	  seconds per epoch they imply (Adult's 80 % split: 26,049 rows, 53 TVAE
  *	  steps, 52 CTGAN steps).  Prints figures, never pass/fail.
  *
- *	  make bench-engine && bench/nn_engine [steps [tvae|ctgan|both [cuda/synth_cuda.so]]]
+ *	  make bench-engine && bench/nn_engine [steps [tvae|ctgan|both|dpctgan [cuda/synth_cuda.so]]]
+ *
+ *	  dpctgan times DP-SGD's clipped sum of the critic's per-row gradients
+ *	  (pac 1, batch 500, nn_dpsgd.c), batched and, over a few steps, the
+ *	  row-at-a-time reference.
  *
  *	  With the path of synth_cuda.so as third argument the same steps run on
  *	  the GPU backend (parameters, activations and rows in device memory, as
@@ -29,6 +33,7 @@
 #include <dlfcn.h>
 
 #include "nn.h"
+#include "nn_dpsgd.h"
 #include "synth_cuda.h"
 
 #define ADULT_ROWS		26049
@@ -373,6 +378,94 @@ bench_ctgan(const SynthBackend *be, const NnLayout *layout, int steps)
 		   t * 1e3, c * 1e3, best * 1e3, t * (ADULT_ROWS / BATCH), ADULT_ROWS / BATCH);
 }
 
+/* DP-SGD's clipped critic sum (pac 1): the batched pass, and the reference over ref_steps */
+static void
+bench_ctgan_dp(const SynthBackend *be, const NnLayout *layout, int steps, int ref_steps)
+{
+	NnCtgan		net;
+	NnCtganConfig config;
+	NnCtganClip clip;
+	NnArena		arena = {NULL, 0};
+	NnRng		rng = {2, 0};
+	double		t0,
+				c0,
+				t,
+				c,
+				best = 0;
+	int			cw = layout->cond_width;
+	SynthReal  *reals,
+			   *conds,
+			   *sum,
+			   *work;
+
+	memset(&net, 0, sizeof(net));
+	nn_ctgan_config_default(&config);
+	config.pac = 1;
+	nn_ctgan_declare(&net, &config, layout);
+	nn_params_bind(&net.gen, arena_alloc(be, sizeof(SynthReal) * (net.gen.count + net.gen.state_count)),
+				   arena_alloc(be, sizeof(SynthReal) * net.gen.count),
+				   arena_alloc(be, sizeof(SynthReal) * net.gen.count),
+				   arena_alloc(be, sizeof(SynthReal) * net.gen.count));
+	nn_params_bind(&net.dis, arena_alloc(be, sizeof(SynthReal) * net.dis.count),
+				   arena_alloc(be, sizeof(SynthReal) * net.dis.count),
+				   arena_alloc(be, sizeof(SynthReal) * net.dis.count),
+				   arena_alloc(be, sizeof(SynthReal) * net.dis.count));
+	nn_params_init(be, &net.gen, &rng);
+	nn_params_init(be, &net.dis, &rng);
+	nn_ctgan_layout(&net, &arena, BATCH, true);
+	nn_ctgan_clip_layout(&net, &clip, &arena, BATCH);
+	arena.base = arena_alloc(be, arena.used);
+	arena.used = 0;
+	nn_ctgan_layout(&net, &arena, BATCH, true);
+	nn_ctgan_clip_layout(&net, &clip, &arena, BATCH);
+	sum = arena_alloc(be, sizeof(SynthReal) * net.dis.count);
+	work = arena_alloc(be, sizeof(SynthReal) * 2 * BATCH);
+	reals = malloc(sizeof(SynthReal) * BATCH * net.row);
+	conds = malloc(sizeof(SynthReal) * BATCH * cw);
+	for (int r = 0; r < BATCH; r++)
+	{
+		SynthReal  *real = reals + (size_t) r * net.row;
+		SynthReal  *cond = conds + (size_t) r * cw;
+		int			s = ncontinuous + below(layout->nspans - ncontinuous);
+		int			slot = layout->span_cond[s] + below(layout->span_len[s]);
+
+		encoded_row(layout, real);
+		memset(cond, 0, sizeof(SynthReal) * cw);
+		cond[slot] = 1;
+		memcpy(real + layout->width, cond, sizeof(SynthReal) * cw);
+	}
+	put_rows(be, net.real, reals, (size_t) BATCH * net.row);
+	put_rows(be, net.cond, conds, (size_t) BATCH * cw);
+	free(reals);
+	free(conds);
+	nn_ctgan_generate(be, &net, BATCH, true, &rng);
+
+	nn_ctgan_critic_clipped_grads(be, &net, &clip, BATCH, BATCH, &rng, 1, sum);
+	t0 = now();
+	c0 = cpu_now();
+	for (int s = 0; s < steps; s++)
+	{
+		double		s0 = now();
+
+		nn_ctgan_critic_clipped_grads(be, &net, &clip, BATCH, BATCH, &rng, 1, sum);
+		s0 = now() - s0;
+		best = s == 0 || s0 < best ? s0 : best;
+	}
+	t = (now() - t0) / steps;
+	c = (cpu_now() - c0) / steps;
+	printf("dp ctgan critic clipping, batched: %.2f ms per step (CPU %.2f ms, fastest %.2f ms), "
+		   "%.3f s per epoch of %d steps\n",
+		   t * 1e3, c * 1e3, best * 1e3, t * (ADULT_ROWS / BATCH), ADULT_ROWS / BATCH);
+	if (ref_steps <= 0)
+		return;
+	t0 = now();
+	for (int s = 0; s < ref_steps; s++)
+		nn_ctgan_critic_clipped_grads_reference(be, &net, BATCH, BATCH, &rng, 1, sum, work);
+	t = (now() - t0) / ref_steps;
+	printf("dp ctgan critic clipping, a row at a time: %.2f ms per step, %.3f s per epoch\n",
+		   t * 1e3, t * (ADULT_ROWS / BATCH));
+}
+
 int
 main(int argc, char **argv)
 {
@@ -393,6 +486,13 @@ main(int argc, char **argv)
 		timed_backend = *be;
 		timed_backend.matmul = timed_matmul;
 		be = &timed_backend;
+	}
+	if (strcmp(which, "dpctgan") == 0)
+	{
+		bench_ctgan_dp(be, &layout, steps, getenv("NN_ENGINE_REFERENCE") ? 3 : 0);
+		if (gemms)
+			print_shapes(steps + 1);
+		return 0;
 	}
 	if (strcmp(which, "ctgan") != 0)
 	{

@@ -779,7 +779,7 @@ dp_ctgan_train(SynthModel *model, SynthNeuralRun *run, const DpPlan *plan)
 	int			cw = nn->layout.cond_width;
 	SynthReal  *cond_host = palloc(sizeof(SynthReal) * b * Max(cw, 1));
 	SynthReal  *sum;
-	SynthReal  *work;
+	NnCtganClip clip;
 	int64		step = 0;
 
 	nn_ctgan_config_default(&config);
@@ -795,11 +795,12 @@ dp_ctgan_train(SynthModel *model, SynthNeuralRun *run, const DpPlan *plan)
 	nn_params_init(be, &net->gen, &run->rng);
 	nn_params_init(be, &net->dis, &run->rng);
 	nn_ctgan_layout(net, &arena, b, true);
+	nn_ctgan_clip_layout(net, &clip, &arena, b);
 	arena.base = (char *) synth_neural_buffer(run, arena.used / sizeof(SynthReal) + 1);
 	arena.used = 0;
 	nn_ctgan_layout(net, &arena, b, true);
+	nn_ctgan_clip_layout(net, &clip, &arena, b);
 	sum = synth_neural_buffer(run, net->dis.count);
-	work = synth_neural_buffer(run, 2 * (size_t) b);
 	dp_init(&dp, run, plan, net->dis.count, net->row);
 
 	for (int epoch = 1; epoch <= run->epochs; epoch++)
@@ -833,8 +834,8 @@ dp_ctgan_train(SynthModel *model, SynthNeuralRun *run, const DpPlan *plan)
 				}
 				else
 					dp_real_conditions(nn, net->real, n, net->row, &run->host_rng);
-				nn_ctgan_critic_clipped_grads(be, net, n, b, &run->rng,
-											  (SynthReal) plan->max_grad_norm, sum, work);
+				nn_ctgan_critic_clipped_grads(be, net, &clip, n, b, &run->rng,
+											  (SynthReal) plan->max_grad_norm, sum);
 			}
 
 			/* (sum + noise) / b, then Adam */

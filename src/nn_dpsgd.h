@@ -39,16 +39,45 @@ extern void nn_tvae_row_grads(const SynthBackend *be, NnTvae *net, NnTvaeClip *c
 							  NnRng *rng, const SynthReal *factor);
 
 /*
- * CTGAN's critic, with pac 1: row r's loss is score(fake) - score(real_r)
- * plus the gradient penalty at a point between real_r and fake, fake being
- * fake row r mod nfake.  Its gradient is computed one row at a time into
- * the critic's gradients, and the rows' gradients are added, clipped, to
- * sum (the critic's count); work is (2 B) backend memory.
+ * CTGAN's critic: pair r's loss is score(fake) - score(real_r) plus the
+ * gradient penalty at alpha_r real_r + (1 - alpha_r) fake, fake being
+ * packed fake row r mod nfake (pairs are packed rows of pac rows; DP-SGD
+ * trains with pac 1).  The clipped sum of the B pairs' gradients is
+ * computed for the whole batch at once ("ghost clipping", nn_dpsgd.c),
+ * with buffers for up to batch pairs besides the network's:
+ */
+typedef struct NnCtganClip
+{
+	int			batch;
+	NnCritic	critic;			/* the critic's layers, buffers for 3 batch rows */
+	SynthReal  *input;			/* (3 B, in) the real, fake and mixed rows */
+	SynthReal  *dg[NN_MAX_HIDDEN + 1];	/* (B, fc[i].in) penalty's d / d (input of layer i) */
+	SynthReal  *norm2;			/* (B) squared norms of the pairs' gradients */
+	SynthReal  *factor;			/* (B) their clipping factors */
+	SynthReal  *weight;			/* (3 B) each row's seed: -factor, factor, factor */
+	SynthReal  *dots;			/* (2 B) */
+	SynthReal  *tmp;			/* (B, max(in, max hidden)) */
+	SynthReal  *ones;			/* (max(in, max hidden)) */
+} NnCtganClip;
+
+extern void nn_ctgan_clip_layout(const NnCtgan *net, NnCtganClip *clip, NnArena *arena,
+								 int batch);
+extern void nn_ctgan_critic_clipped_grads(const SynthBackend *be, NnCtgan *net,
+										  NnCtganClip *clip, int B, int nfake, NnRng *rng,
+										  SynthReal max_norm, SynthReal *sum);
+extern void nn_ctgan_critic_pair_grads(const SynthBackend *be, NnCtgan *net, NnCtganClip *clip,
+									   int B, int nfake, NnRng *rng, const SynthReal *factor,
+									   SynthReal *sum);
+
+/*
+ * The reference the tests check the batched sum against: pair r's gradient
+ * computed on its own, into the critic's gradients, and the clipped sum of
+ * those one pair at a time (work is (2 B) backend memory).
  */
 extern void nn_ctgan_critic_row_grad(const SynthBackend *be, NnCtgan *net, int r, int nfake,
 									 NnRng *rng);
-extern void nn_ctgan_critic_clipped_grads(const SynthBackend *be, NnCtgan *net, int B, int nfake,
-										  NnRng *rng, SynthReal max_norm, SynthReal *sum,
-										  SynthReal *work);
+extern void nn_ctgan_critic_clipped_grads_reference(const SynthBackend *be, NnCtgan *net, int B,
+													int nfake, NnRng *rng, SynthReal max_norm,
+													SynthReal *sum, SynthReal *work);
 
 #endif							/* SYNTH_NN_DPSGD_H */

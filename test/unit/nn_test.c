@@ -1193,7 +1193,7 @@ test_ctgan_critic_clip(void)
 		NnRng		b = {16, 0};
 		SynthReal	max_norm = 0.5;
 
-		nn_ctgan_critic_clipped_grads(be, &t.net, t.B, nfake, &a, max_norm, sum, work);
+		nn_ctgan_critic_clipped_grads_reference(be, &t.net, t.B, nfake, &a, max_norm, sum, work);
 		be->fill_uniform(be, t.B, 0, 1, b.seed, nn_rng_take(&b, t.B), t.net.alpha);
 		for (int r = 0; r < t.B; r++)
 		{
@@ -1212,6 +1212,238 @@ test_ctgan_critic_clip(void)
 	if (!(worst < 1e-9))
 	{
 		printf("FAIL critic clipped sum: relative error %g\n", worst);
+		failures++;
+	}
+}
+
+/*
+ * A critic of pac 2 for the batched clipping: npairs packed real rows,
+ * nfake packed fake rows (nfake < npairs: pairs share fake rows).
+ */
+static void
+critic_pairs_case(CtganCase *t, NnCtganClip *clip, int npairs, int nfake, SynthReal dropout)
+{
+	static int	span_start[] = {2, 5};
+	static int	span_len[] = {3, 2};
+	static bool span_discrete[] = {false, true};
+	static int	span_cond[] = {-1, 0};
+	NnCtganConfig config;
+	NnArena		arena = {NULL, 0};
+	NnRng		rng = {25, 0};
+	NnParams   *p;
+	int			row = 7 + 2;
+	int			pac = 2;
+
+	memset(t, 0, sizeof(*t));
+	t->B = npairs * pac;
+	t->layout.width = 7;
+	t->layout.nalpha = 2;
+	t->layout.nspans = 2;
+	t->layout.span_start = span_start;
+	t->layout.span_len = span_len;
+	t->layout.span_discrete = span_discrete;
+	t->layout.span_cond = span_cond;
+	t->layout.cond_width = 2;
+	nn_ctgan_config_default(&config);
+	config.embedding_dim = 4;
+	config.generator[0] = 6;
+	config.generator[1] = 5;
+	config.discriminator[0] = 7;
+	config.discriminator[1] = 4;
+	config.pac = pac;
+	config.dropout = dropout;
+	nn_ctgan_declare(&t->net, &config, &t->layout);
+	p = &t->net.dis;
+	nn_params_bind(&t->net.gen, alloc_zero(t->net.gen.count + t->net.gen.state_count),
+				   alloc_zero(t->net.gen.count), alloc_zero(t->net.gen.count),
+				   alloc_zero(t->net.gen.count));
+	nn_params_bind(p, alloc_zero(p->count), alloc_zero(p->count), alloc_zero(p->count),
+				   alloc_zero(p->count));
+	nn_params_init(be, &t->net.gen, &rng);
+	nn_params_init(be, p, &rng);
+	nn_ctgan_layout(&t->net, &arena, t->B, true);
+	nn_ctgan_clip_layout(&t->net, clip, &arena, npairs);
+	arena.base = calloc(1, arena.used);
+	arena.used = 0;
+	nn_ctgan_layout(&t->net, &arena, t->B, true);
+	nn_ctgan_clip_layout(&t->net, clip, &arena, npairs);
+	for (int r = 0; r < t->B; r++)
+	{
+		SynthReal  *real = t->net.real + r * row;
+
+		real[0] = rand_uniform(-2, 2);
+		real[1] = rand_uniform(-2, 2);
+		real[2 + r % 3] = 1;
+		real[5 + r % 2] = 1;
+		real[7 + r % 2] = 1;
+		t->net.cond[r * 2 + (r + 1) % 2] = 1;
+	}
+	nn_ctgan_generate(be, &t->net, nfake * pac, true, &rng);
+}
+
+static double
+relative_error(const SynthReal *x, const SynthReal *expect, size_t n)
+{
+	double		worst = 0;
+
+	for (size_t i = 0; i < n; i++)
+		worst = fmax(worst, fabs(x[i] - expect[i]) / fmax(fabs(expect[i]), 1e-6));
+	return worst;
+}
+
+/*
+ * The batched clipped sum of the critic's pair gradients equals the
+ * pair-at-a-time reference (without dropout: the two draw their masks in
+ * another order), norms included, some pairs clipped and some not.
+ */
+static void
+test_ctgan_critic_batched(void)
+{
+	CtganCase	t;
+	NnCtganClip clip;
+	int			npairs = 7;
+	int			nfake = 3;
+	NnParams   *p;
+	SynthReal  *sum,
+			   *expect,
+			   *work;
+	SynthReal	sorted[7];
+	SynthReal	max_norm;
+	double		worst;
+	int			clipped = 0;
+
+	critic_pairs_case(&t, &clip, npairs, nfake, 0);
+	p = &t.net.dis;
+	sum = alloc_zero(p->count);
+	expect = alloc_zero(p->count);
+	work = alloc_zero(2 * npairs);
+
+	/* the norms, unclipped; then C between the smallest and the largest */
+	{
+		NnRng		a = {26, 0};
+
+		nn_ctgan_critic_clipped_grads(be, &t.net, &clip, npairs, nfake, &a, 1e30, sum);
+	}
+	for (int r = 0; r < npairs; r++)
+		sorted[r] = sqrt(clip.norm2[r]);
+	for (int i = 1; i < npairs; i++)
+		for (int j = i; j > 0 && sorted[j] < sorted[j - 1]; j--)
+		{
+			SynthReal	x = sorted[j];
+
+			sorted[j] = sorted[j - 1];
+			sorted[j - 1] = x;
+		}
+	max_norm = (sorted[2] + sorted[3]) / 2;
+
+	{
+		NnRng		a = {26, 0};
+		NnRng		b = {26, 0};
+
+		memset(sum, 0, sizeof(SynthReal) * p->count);
+		nn_ctgan_critic_clipped_grads(be, &t.net, &clip, npairs, nfake, &a, max_norm, sum);
+		nn_ctgan_critic_clipped_grads_reference(be, &t.net, npairs, nfake, &b, max_norm, expect,
+												work);
+	}
+	worst = relative_error(clip.norm2, work, npairs);
+	checks++;
+	if (!(worst < 1e-9))
+	{
+		printf("FAIL batched critic norms: relative error %g against the pairs one by one\n",
+			   worst);
+		failures++;
+	}
+	worst = relative_error(sum, expect, p->count);
+	checks++;
+	if (!(worst < 1e-9))
+	{
+		printf("FAIL batched critic clipped sum: relative error %g against the reference\n",
+			   worst);
+		failures++;
+	}
+	for (int r = 0; r < npairs; r++)
+		clipped += clip.factor[r] < 1;
+	checks++;
+	if (clipped != 4)
+	{
+		printf("FAIL batched critic: C between the 3rd and 4th norm clipped %d pairs of 7, not 4\n",
+			   clipped);
+		failures++;
+	}
+}
+
+/*
+ * With dropout: each pair's own gradient (one-hot factors, the same masks)
+ * has the squared norm the batched pass found, its clipped contribution a
+ * norm of at most C, and the clipped sum is the sum of the contributions.
+ */
+static void
+test_ctgan_critic_batched_dropout(void)
+{
+	CtganCase	t;
+	NnCtganClip clip;
+	int			npairs = 7;
+	int			nfake = 3;
+	NnParams   *p;
+	SynthReal  *sum,
+			   *one,
+			   *expect,
+			   *factor,
+			   *onehot,
+			   *norm2;
+	SynthReal	max_norm = 0.5;
+	double		worst_norm = 0,
+				worst_c = 0;
+
+	critic_pairs_case(&t, &clip, npairs, nfake, 0.5);
+	p = &t.net.dis;
+	sum = alloc_zero(p->count);
+	one = alloc_zero(p->count);
+	expect = alloc_zero(p->count);
+	factor = alloc_zero(npairs);
+	onehot = alloc_zero(npairs);
+	norm2 = alloc_zero(npairs);
+	{
+		NnRng		a = {27, 0};
+
+		nn_ctgan_critic_clipped_grads(be, &t.net, &clip, npairs, nfake, &a, max_norm, sum);
+	}
+	memcpy(factor, clip.factor, sizeof(SynthReal) * npairs);
+	memcpy(norm2, clip.norm2, sizeof(SynthReal) * npairs);
+	for (int r = 0; r < npairs; r++)
+	{
+		NnRng		a = {27, 0};
+		double		n2 = 0;
+
+		memset(onehot, 0, sizeof(SynthReal) * npairs);
+		onehot[r] = 1;
+		memset(one, 0, sizeof(SynthReal) * p->count);
+		nn_ctgan_critic_pair_grads(be, &t.net, &clip, npairs, nfake, &a, onehot, one);
+		for (size_t i = 0; i < p->count; i++)
+		{
+			n2 += (double) one[i] * one[i];
+			expect[i] += factor[r] * one[i];
+		}
+		worst_norm = fmax(worst_norm, fabs(n2 - norm2[r]) / n2);
+		worst_c = fmax(worst_c, factor[r] * sqrt(n2) / max_norm);
+	}
+	checks++;
+	if (!(worst_norm < 1e-9))
+	{
+		printf("FAIL batched critic with dropout: squared norms off by %g\n", worst_norm);
+		failures++;
+	}
+	checks++;
+	if (!(worst_c <= 1 + 1e-9 && worst_c > 0.999))
+	{
+		printf("FAIL batched critic with dropout: largest clipped norm %g C\n", worst_c);
+		failures++;
+	}
+	checks++;
+	if (!(relative_error(sum, expect, p->count) < 1e-9))
+	{
+		printf("FAIL batched critic with dropout: clipped sum off by %g\n",
+			   relative_error(sum, expect, p->count));
 		failures++;
 	}
 }
@@ -1347,6 +1579,8 @@ main(void)
 	test_ctgan();
 	test_tvae_clip();
 	test_ctgan_critic_clip();
+	test_ctgan_critic_batched();
+	test_ctgan_critic_batched_dropout();
 	test_adam();
 	test_random();
 
