@@ -19,6 +19,7 @@
  *-------------------------------------------------------------------------
  */
 #include "multitable.h"
+#include "sharing.h"
 #include "quality.h"
 
 #include <math.h>
@@ -662,11 +663,11 @@ static void
 CheckCanMaterialize(SynthMtPlan *plan)
 {
 	for (int t = 0; t < plan->ntables; t++)
-		if (pg_class_aclcheck(plan->tables[t].relid, GetUserId(), ACL_SELECT) != ACLCHECK_OK)
+		if (!synth_can_read_relation(plan->tables[t].relid))
 			ereport(ERROR,
 					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 					 errmsg("permission denied to generate from table \"%s\"", plan->tables[t].name),
-					 errhint("Materializing needs SELECT on every source table, as training does.")));
+					 errhint("Materializing needs SELECT on every source table (or on every column of it), as training does.")));
 }
 
 Datum

@@ -15,6 +15,7 @@
  *-------------------------------------------------------------------------
  */
 #include "multitable.h"
+#include "sharing.h"
 
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
@@ -112,11 +113,11 @@ static void
 CheckCanTrain(SynthMtPlan *plan)
 {
 	for (int t = 0; t < plan->ntables; t++)
-		if (pg_class_aclcheck(plan->tables[t].relid, GetUserId(), ACL_SELECT) != ACLCHECK_OK)
+		if (!synth_can_read_relation(plan->tables[t].relid))
 			ereport(ERROR,
 					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 					 errmsg("permission denied to train on table \"%s\"", plan->tables[t].name),
-					 errhint("Training a schema reads every table of it: the table's owner can GRANT SELECT ON %s TO %s, or leave the table out with option \"tables\".",
+					 errhint("Training a schema reads every table of it: the table's owner can GRANT SELECT ON %s TO %s (or SELECT on every column), or leave the table out with option \"tables\".",
 							 quote_qualified_identifier(plan->schema, plan->tables[t].name),
 							 quote_identifier(GetUserNameFromId(GetUserId(), false)))));
 }
