@@ -220,7 +220,7 @@ SELECT sex, count(*) FROM synth_generate(:dp_model, NULL::dp_people, 400, seed =
 
 SELECT synth_set_budget('dp_people', 100);
 SELECT synth_train('dp_people', 'copula', '{"epsilon": 1}');
-SELECT synth_train('dp_people', 'tvae', '{"epsilon": 1}');
+SELECT synth_train('dp_people', 'tvae', '{"epsilon": 1, "domain_share": 0}');
 SELECT synth_train('dp_people', 'mst');
 SELECT synth_train('dp_people', 'copula', '{"bins": 10}');
 SELECT synth_train('dp_people', 'mst', '{"epsilon": -1}');
@@ -231,8 +231,9 @@ SELECT synth_train('dp_people', 'mst', '{"epsilon": 1, "domains": {"sex": ["f", 
 SELECT synth_train('dp_people', 'mst', '{"epsilon": 1, "rare_category_k": 3}');
 SELECT synth_train('dp_people', 'mst', o || '{"epsilon": 1, "bounds": {"nope": [0, 1]}}') FROM dp_opts;
 SELECT synth_train('dp_people', 'mst', o || '{"epsilon": 1, "domains": {"age": ["1"]}}') FROM dp_opts;
-SELECT synth_train('dp_people', 'mst', '{"epsilon": 1, "exclude": ["note"], "bounds": {"income": [0, 1]}}');
-SELECT synth_train('dp_people', 'mst', '{"epsilon": 1, "domains": {"sex": ["f"], "city": ["Lyon"]}, "exclude": ["note"]}');
+SELECT synth_train('dp_people', 'mst', '{"epsilon": 1, "exclude": ["note"], "bounds": {"income": [0, 1]}, "domain_share": 0}');
+SELECT synth_train('dp_people', 'mst', '{"epsilon": 1, "domains": {"sex": ["f"], "city": ["Lyon"]}, "exclude": ["note"], "domain_share": 0}');
+SELECT synth_train('dp_people', 'mst', '{"epsilon": 1, "domain_share": 0.6}');
 SELECT synth_train('dp_people', 'mst', o || '{"epsilon": 1, "bounds": {"income": [10, 1]}}') FROM dp_opts;
 CREATE TABLE dp_keys (id serial PRIMARY KEY, ident uuid);
 INSERT INTO dp_keys (ident) SELECT md5(g::text)::uuid FROM generate_series(1, 10) g;

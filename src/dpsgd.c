@@ -129,6 +129,8 @@ typedef struct DpPlan
 {
 	double		epsilon;		/* what the training spends of the budget */
 	double		delta;
+	/* the discovery of domains without public ones (dp_domains.c), first */
+	SynthDomainDiscovery discovery;
 	/* the noisy row count that chooses the subsampling rate */
 	double		epsilon_count;
 	double		delta_count;
@@ -919,15 +921,18 @@ dp_privacy_json(StringInfo buf, const DpPlan *plan, const char *method)
 					 "(1: every row): Renyi DP at one order fixed before reading the sample (Mironov 2017, adaptive composition), "
 					 "converted as in Balle et al. 2020 to (epsilon_inner, delta_inner) with respect to the sample, amplified by "
 					 "Poisson subsampling to (epsilon_sample, delta_sample) with respect to the table (Balle, Barthe, Gaboardi 2018, "
-					 "Theorem 8); the count and the training add up (sequential composition)\", "
+					 "Theorem 8); the discovery of domains (epsilon_domains, delta_domains; 0 when every domain is public), "
+					 "the count and the training add up (sequential composition)\", "
 					 "\"unit\": \"one row, added or removed\", \"epsilon\": %.17g, \"delta\": %.17g, "
+					 "\"epsilon_domains\": %.17g, \"delta_domains\": %.17g, "
 					 "\"epsilon_count\": %.17g, \"delta_count\": %.17g, \"rows_counted\": %.17g, "
 					 "\"rows_memory\": " INT64_FORMAT ", \"subsample_rate\": %.17g, \"subsampling\": \"%s\", "
 					 "\"epsilon_sample\": %.17g, \"delta_sample\": %.17g, "
 					 "\"epsilon_inner\": %.17g, \"delta_inner\": %.17g, "
 					 "\"order\": %.17g, \"rdp\": %.17g, \"epsilon_of_rdp\": %.17g, \"rho_of_budget\": %.17g, "
 					 "\"marginal_share\": %.17g, \"mechanisms\": [",
-					 plan->epsilon, plan->delta, plan->epsilon_count, plan->delta_count,
+					 plan->epsilon, plan->delta, plan->discovery.epsilon, plan->discovery.delta,
+					 plan->epsilon_count, plan->delta_count,
 					 plan->rows_counted, plan->rows_memory, plan->subsample_rate,
 					 plan->subsampled ? "Poisson" : "none (every row)",
 					 plan->epsilon_sample, plan->delta_sample, plan->epsilon_inner, plan->delta_inner,
@@ -955,6 +960,15 @@ dp_privacy_json(StringInfo buf, const DpPlan *plan, const char *method)
 					 "\"epsilon\": %.17g, \"delta\": %.17g}]}",
 					 plan->sigma2_count, synth_gaussian_rho(1.0, plan->sigma2_count),
 					 plan->epsilon_count, plan->delta_count);
+	/* fifth, when some domain was discovered */
+	if (plan->discovery.ncolumns > 0)
+	{
+		buf->len -= 2;			/* reopen the list */
+		buf->data[buf->len] = '\0';
+		appendStringInfoString(buf, ", ");
+		synth_discovery_json(buf, &plan->discovery);
+		appendStringInfoString(buf, "]}");
+	}
 }
 
 /* ---------------------------------------------------------------- tables larger than memory */
@@ -1009,11 +1023,13 @@ dp_plan_subsample(DpPlan *plan, Oid relid, SynthColumn *cols, int ncols,
 	int64		rows;
 	double		rows_high;
 	uint64		threshold = 0;
+	double		epsilon_rest = plan->epsilon - plan->discovery.epsilon;
+	double		delta_rest = plan->delta - plan->discovery.delta;
 
-	plan->epsilon_count = DP_COUNT_SHARE * plan->epsilon;
-	plan->delta_count = DP_COUNT_SHARE * plan->delta;
-	plan->epsilon_sample = plan->epsilon - plan->epsilon_count;
-	plan->delta_sample = plan->delta - plan->delta_count;
+	plan->epsilon_count = DP_COUNT_SHARE * epsilon_rest;
+	plan->delta_count = DP_COUNT_SHARE * delta_rest;
+	plan->epsilon_sample = epsilon_rest - plan->epsilon_count;
+	plan->delta_sample = delta_rest - plan->delta_count;
 
 	/* the noisy count: rho-zCDP with rho the largest that gives (epsilon_count, delta_count) */
 	synth_noise_rational_up(Max(1.0 / (2.0 * synth_zcdp_rho(plan->epsilon_count, plan->delta_count)),
@@ -1105,6 +1121,7 @@ synth_dp_neural_train(Relation rel, SynthModel *model, SynthColumn *cols, int nc
 	int			bins = popts->bins > 0 ? popts->bins : SYNTH_MST_DEFAULT_BINS;
 	uint64		threshold;
 	bool		every_row;
+	bool		spent = false;
 
 	INSTR_TIME_SET_CURRENT(start);
 	CheckDpOptions(model->method, nopts);
@@ -1116,7 +1133,22 @@ synth_dp_neural_train(Relation rel, SynthModel *model, SynthColumn *cols, int nc
 	plan.batch_size = nopts->batch_size > 0 ? nopts->batch_size : DP_DEFAULT_BATCH;
 	plan.dsteps = nopts->discriminator_steps > 0 ? nopts->discriminator_steps : 1;
 
-	/* public domains: bounds and labels that do not come from the data */
+	/*
+	 * public domains: bounds and labels that do not come from the data, or
+	 * discovered under DP with a share of the budget (spent first)
+	 */
+	if (holdout_fraction > 0)
+		synth_holdout_init(&holdout, holdout_fraction, seed, cols, ncols);
+	if (synth_domain_share(popts) > 0 &&
+		synth_missing_domains(rel, model, cols, sample_col, popts) > 0)
+	{
+		plan.delta = synth_budget_spend(relid, plan.epsilon, popts->delta);
+		spent = true;
+		popts = synth_discover_domains(rel, model, cols, ncols, sample_col, popts,
+									   synth_domain_share(popts) * plan.epsilon,
+									   synth_domain_share(popts) * plan.delta,
+									   holdout_fraction > 0 ? &holdout : NULL, &plan.discovery);
+	}
 	domains = synth_public_domains(rel, model, cols, sample_col, popts);
 	dcs = palloc0(sizeof(DpColumn) * Max(model->natts, 1));
 	for (int i = 0; i < model->natts; i++)
@@ -1142,15 +1174,14 @@ synth_dp_neural_train(Relation rel, SynthModel *model, SynthColumn *cols, int nc
 				 errhint("It models number, date, timestamp, bool, enum and text columns that are not keys.")));
 
 	/* the budget first: a refused spend reads no data */
-	plan.delta = synth_budget_spend(relid, plan.epsilon, popts->delta);
+	if (!spent)
+		plan.delta = synth_budget_spend(relid, plan.epsilon, popts->delta);
 	plan.rows_memory = dp_rows_memory(ncols, dp_encoded_width(dcs, ndc, nopts->max_modes));
 
 	for (int k = 0; k < ndc; k++)
 		dp_seed_labels(&dcs[k], &cols[sample_col[dcs[k].enc]]);
 
 	/* a noisy count of the rows (but a holdout's) chooses the subsampling rate */
-	if (holdout_fraction > 0)
-		synth_holdout_init(&holdout, holdout_fraction, seed, cols, ncols);
 	threshold = dp_plan_subsample(&plan, relid, cols, ncols,
 								  holdout_fraction > 0 ? synth_holdout_filter : NULL, &holdout,
 								  &every_row);
@@ -1231,9 +1262,10 @@ synth_dp_neural_train(Relation rel, SynthModel *model, SynthColumn *cols, int nc
 				(errmsg("%s trains with DP-SGD: noise multiplier %.4g, sampling rate %.4g, " INT64_FORMAT " steps",
 						method, plan.noise_multiplier, plan.sampling_rate, plan.steps),
 				 errdetail("Accounted at order %.4g: (%.4g, %g)-DP on the %s, %g of its rho on the encoders; "
-						   "(%g, %g)-DP in all with the row count.",
+						   "(%g, %g)-DP in all with the row count%s.",
 						   plan.alpha, plan.epsilon_spent, plan.delta_inner,
-						   plan.subsampled ? "sample" : "rows", plan.share, plan.epsilon, plan.delta)));
+						   plan.subsampled ? "sample" : "rows", plan.share, plan.epsilon, plan.delta,
+						   plan.discovery.ncolumns > 0 ? " and the discovery of domains" : "")));
 
 	nn = palloc0(sizeof(SynthNeural));
 	model->neural = nn;

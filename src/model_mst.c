@@ -133,7 +133,7 @@ typedef struct SynthMst
 /* ---------------------------------------------------------------- options */
 
 static const char *const privacy_option_names[] = {"epsilon", "delta", "bins", "bounds", "domains",
-"max_grad_norm", "marginal_share", NULL};
+"max_grad_norm", "marginal_share", "domain_share", NULL};
 
 bool
 synth_privacy_option_name(const char *key)
@@ -235,6 +235,7 @@ synth_privacy_parse_options(Jsonb *options, SynthPrivacyOptions *opts)
 
 	memset(opts, 0, sizeof(*opts));
 	opts->delta = -1.0;
+	opts->domain_share = -1.0;
 	if (options == NULL || !JB_ROOT_IS_OBJECT(options))
 		return;
 
@@ -266,6 +267,13 @@ synth_privacy_parse_options(Jsonb *options, SynthPrivacyOptions *opts)
 								 "It is the share of the privacy budget (as zCDP rho) that the encoders' noisy 1-way marginals spend (default 0.1).");
 		opts->marginal_share = jsonb_number(&v);
 	}
+	if (getKeyJsonValueFromContainer(&options->root, "domain_share", 12, &v))
+	{
+		if (v.type != jbvNumeric || !(jsonb_number(&v) >= 0 && jsonb_number(&v) <= 0.5))
+			privacy_option_error("domain_share", "must be a number between 0 and 0.5",
+								 "It is the share of epsilon and delta spent discovering the bounds and values of columns without public ones (default 0.1; 0: require public ones).");
+		opts->domain_share = jsonb_number(&v);
+	}
 	if (getKeyJsonValueFromContainer(&options->root, "bins", 4, &v))
 	{
 		double		b = v.type == jbvNumeric ? jsonb_number(&v) : -1;
@@ -289,7 +297,7 @@ synth_privacy_parse_options(Jsonb *options, SynthPrivacyOptions *opts)
 				list_length(ends = array_elements(value->val.binary.data)) != 2)
 				privacy_option_error("bounds", psprintf("must give column \"%s\" an array of two bounds", column),
 									 bounds_hint);
-			b = palloc(sizeof(SynthBoundsOption));
+			b = palloc0(sizeof(SynthBoundsOption));
 			b->column = column;
 			b->lower = bound_text(linitial(ends), column);
 			b->upper = bound_text(lsecond(ends), column);
@@ -338,8 +346,8 @@ synth_privacy_parse_options(Jsonb *options, SynthPrivacyOptions *opts)
 /* ---------------------------------------------------------------- public domains */
 
 /* A continuous value of a base type as a double (dates in days, timestamps in microseconds). */
-static double
-value_of_datum(Datum value, Oid basetypid, SynthValueType vtype)
+double
+synth_continuous_value(Datum value, Oid basetypid, SynthValueType vtype)
 {
 	switch (basetypid)
 	{
@@ -457,7 +465,7 @@ bounds_from_check(Node *expr, bool (*is_column) (Node *, void *), void *arg, Bou
 							vtype == SYNTH_VT_NUMERIC || vtype == SYNTH_VT_DATE ||
 							vtype == SYNTH_VT_TIMESTAMP))
 			continue;
-		x = value_of_datum(c->constvalue, getBaseType(c->consttype), vtype);
+		x = synth_continuous_value(c->constvalue, getBaseType(c->consttype), vtype);
 		if (vtype == SYNTH_VT_NUMERIC)
 			found->scale = Max(found->scale,
 							   DatumGetInt32(DirectFunctionCall1(numeric_scale, c->constvalue)));
@@ -551,7 +559,7 @@ bound_value(SynthColumn *col, const char *text, int *scale)
 	d = OidInputFunctionCall(typinput, (char *) text, typioparam, col->basetypmod);
 	if (col->vtype == SYNTH_VT_NUMERIC)
 		*scale = Max(*scale, DatumGetInt32(DirectFunctionCall1(numeric_scale, d)));
-	return value_of_datum(d, col->basetypid, col->vtype);
+	return synth_continuous_value(d, col->basetypid, col->vtype);
 }
 
 /*
@@ -570,7 +578,15 @@ plan_continuous(MstAttr *attr, SynthEncoder *enc, SynthColumn *col, Relation rel
 	const char *source;
 
 	memset(&found, 0, sizeof(found));
-	if (given)
+	if (given && given->discovered)
+	{
+		found.have_lower = found.have_upper = true;
+		found.lower = given->lower_value;
+		found.upper = given->upper_value;
+		found.scale = Max(given->scale, 0);
+		source = "discovery under differential privacy";
+	}
+	else if (given)
 	{
 		found.have_lower = found.have_upper = true;
 		found.lower = bound_value(col, given->lower, &found.scale);
@@ -589,7 +605,7 @@ plan_continuous(MstAttr *attr, SynthEncoder *enc, SynthColumn *col, Relation rel
 				 errdetail("Under differential privacy a continuous column is cut into bins over bounds that do not come from the data, and %s.",
 						   found.have_lower || found.have_upper ? "its CHECK constraints bound it on one side only" :
 						   "no CHECK constraint bounds it"),
-				 errhint("Give them with the option \"bounds\", e.g. '{\"epsilon\": 1, \"bounds\": {\"%s\": [0, 100]}}', or leave the column out with \"exclude\".",
+				 errhint("Give them with the option \"bounds\", e.g. '{\"epsilon\": 1, \"bounds\": {\"%s\": [0, 100]}}', leave the column out with \"exclude\", or let a share of epsilon discover them (\"domain_share\" above 0).",
 						 col->name)));
 
 	/* numeric: the typmod's scale, else the bounds' */
@@ -680,7 +696,7 @@ plan_categorical(MstAttr *attr, SynthEncoder *enc, SynthColumn *col, const Synth
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("column \"%s\" has no public list of values", col->name),
 				 errdetail("Under differential privacy the categories of a text column must not come from the data."),
-				 errhint("Give them with the option \"domains\", e.g. '{\"epsilon\": 1, \"domains\": {\"%s\": [\"a\", \"b\"]}}', or leave the column out with \"exclude\".",
+				 errhint("Give them with the option \"domains\", e.g. '{\"epsilon\": 1, \"domains\": {\"%s\": [\"a\", \"b\"]}}', leave the column out with \"exclude\", or let a share of epsilon discover them (\"domain_share\" above 0).",
 						 col->name)));
 	if (labels == NIL)
 		ereport(ERROR,
@@ -698,9 +714,55 @@ plan_categorical(MstAttr *attr, SynthEncoder *enc, SynthColumn *col, const Synth
 		enc->cats[i] = pstrdup(attr->labels[i]);
 }
 
+static void validate_domain_options(SynthModel *model, SynthColumn *cols, const int *sample_col,
+									Relation rel, const SynthPrivacyOptions *opts);
+
+/* What a modelled column lacks for a public domain, if anything. */
+SynthMissingDomain
+synth_missing_domain(Relation rel, SynthColumn *col, const SynthPrivacyOptions *opts)
+{
+	if (col->kind == SYNTH_KIND_CONTINUOUS)
+	{
+		BoundsFound found;
+
+		if (find_bounds_option(opts, col->name))
+			return SYNTH_MISSING_NONE;
+		memset(&found, 0, sizeof(found));
+		constraint_bounds(rel, col, &found);
+		return found.have_lower && found.have_upper ? SYNTH_MISSING_NONE : SYNTH_MISSING_BOUNDS;
+	}
+	if (col->kind == SYNTH_KIND_CATEGORICAL && col->vtype == SYNTH_VT_TEXT &&
+		find_domain_option(opts, col->name) == NULL)
+		return SYNTH_MISSING_LABELS;
+	return SYNTH_MISSING_NONE;
+}
+
+/* How many modelled columns lack a public domain. */
+int
+synth_missing_domains(Relation rel, SynthModel *model, SynthColumn *cols, const int *sample_col,
+					  const SynthPrivacyOptions *opts)
+{
+	int			missing = 0;
+
+	validate_domain_options(model, cols, sample_col, rel, opts);
+	for (int i = 0; i < model->natts; i++)
+		if (sample_col[i] >= 0 &&
+			synth_missing_domain(rel, &cols[sample_col[i]], opts) != SYNTH_MISSING_NONE)
+			missing++;
+	return missing;
+}
+
+/* The share of the budget for discovering domains (option "domain_share"). */
+double
+synth_domain_share(const SynthPrivacyOptions *opts)
+{
+	return opts->domain_share >= 0 ? opts->domain_share : SYNTH_DEFAULT_DOMAIN_SHARE;
+}
+
 /*
- * Several columns without a public domain are named in one error, with the
- * options to fill in (one such column gets its own error, below).
+ * With "domain_share": 0, several columns without a public domain are named
+ * in one error, with the options to fill in (one such column gets its own
+ * error, below).
  */
 static void
 check_public_domains(SynthModel *model, SynthColumn *cols, const int *sample_col,
@@ -721,26 +783,20 @@ check_public_domains(SynthModel *model, SynthColumn *cols, const int *sample_col
 		if (sample_col[i] < 0)
 			continue;
 		col = &cols[sample_col[i]];
-		if (col->kind == SYNTH_KIND_CONTINUOUS)
+		switch (synth_missing_domain(rel, col, opts))
 		{
-			BoundsFound found;
-
-			if (find_bounds_option(opts, col->name))
+			case SYNTH_MISSING_NONE:
 				continue;
-			memset(&found, 0, sizeof(found));
-			constraint_bounds(rel, col, &found);
-			if (found.have_lower && found.have_upper)
-				continue;
-			appendStringInfo(&bounds, "%s\"%s\": %s", bounds.len ? ", " : "", col->name,
-							 col->vtype == SYNTH_VT_DATE || col->vtype == SYNTH_VT_TIMESTAMP ?
-							 "[\"2000-01-01\", \"2030-12-31\"]" : "[0, 100]");
+			case SYNTH_MISSING_BOUNDS:
+				appendStringInfo(&bounds, "%s\"%s\": %s", bounds.len ? ", " : "", col->name,
+								 col->vtype == SYNTH_VT_DATE || col->vtype == SYNTH_VT_TIMESTAMP ?
+								 "[\"2000-01-01\", \"2030-12-31\"]" : "[0, 100]");
+				break;
+			case SYNTH_MISSING_LABELS:
+				appendStringInfo(&domains, "%s\"%s\": [\"a\", \"b\"]", domains.len ? ", " : "",
+								 col->name);
+				break;
 		}
-		else if (col->kind == SYNTH_KIND_CATEGORICAL && col->vtype == SYNTH_VT_TEXT &&
-				 find_domain_option(opts, col->name) == NULL)
-			appendStringInfo(&domains, "%s\"%s\": [\"a\", \"b\"]", domains.len ? ", " : "",
-							 col->name);
-		else
-			continue;
 		appendStringInfo(&names, "%s%s", missing ? ", " : "", col->name);
 		missing++;
 	}
@@ -750,27 +806,19 @@ check_public_domains(SynthModel *model, SynthColumn *cols, const int *sample_col
 				 errmsg("%d columns of table \"%s\" have no public domain: %s",
 						missing, RelationGetRelationName(rel), names.data),
 				 errdetail("Under differential privacy a number, date or time column is cut into bins over bounds that do not come from the data (the option \"bounds\", or CHECK constraints on both sides), and a text column's categories are a public list (the option \"domains\")."),
-				 errhint("Give them, e.g. '{\"epsilon\": 1%s%s%s%s%s}' with the real public limits and values, or leave columns out with \"exclude\".",
+				 errhint("Give them, e.g. '{\"epsilon\": 1%s%s%s%s%s}' with the real public limits and values, leave columns out with \"exclude\", or let a share of epsilon discover them (\"domain_share\" above 0).",
 						 bounds.len ? ", \"bounds\": {" : "", bounds.data, bounds.len ? "}" : "",
 						 domains.len ? ", \"domains\": {" : "",
 						 domains.len ? psprintf("%s}", domains.data) : "")));
 }
 
-/*
- * Plan the attributes: one per modelled continuous or categorical column,
- * its cells fixed from public knowledge only.  Keys get fresh values from 1
- * (the real largest key is not public).  Returns the copula-style dimension
- * count and fills each encoder's dims.
- */
-static int
-plan_attributes(SynthMst *mst, SynthModel *model, SynthColumn *cols, const int *sample_col,
-				Relation rel, const SynthPrivacyOptions *opts)
+/* Ensure the options "bounds" and "domains" name modelled columns of the right kind. */
+static void
+validate_domain_options(SynthModel *model, SynthColumn *cols, const int *sample_col, Relation rel,
+						const SynthPrivacyOptions *opts)
 {
-	int			bins = opts->bins > 0 ? opts->bins : SYNTH_MST_DEFAULT_BINS;
-	int			dim = 0;
 	ListCell   *lc;
 
-	/* Ensure the options name modelled columns of the right kind */
 	foreach(lc, opts->bounds)
 	{
 		SynthBoundsOption *b = lfirst(lc);
@@ -803,6 +851,22 @@ plan_attributes(SynthMst *mst, SynthModel *model, SynthColumn *cols, const int *
 					 errhint("Domains apply to text columns; bool and enum columns have public values already.")));
 	}
 
+}
+
+/*
+ * Plan the attributes: one per modelled continuous or categorical column,
+ * its cells fixed from public knowledge only.  Keys get fresh values from 1
+ * (the real largest key is not public).  Returns the copula-style dimension
+ * count and fills each encoder's dims.
+ */
+static int
+plan_attributes(SynthMst *mst, SynthModel *model, SynthColumn *cols, const int *sample_col,
+				Relation rel, const SynthPrivacyOptions *opts)
+{
+	int			bins = opts->bins > 0 ? opts->bins : SYNTH_MST_DEFAULT_BINS;
+	int			dim = 0;
+
+	validate_domain_options(model, cols, sample_col, rel, opts);
 	check_public_domains(model, cols, sample_col, rel, opts);
 
 	mst->attrs = palloc0(sizeof(MstAttr) * Max(model->natts, 1));
@@ -977,7 +1041,7 @@ cell_of(MstAttr *attr, LabelIndex *index, SynthColumn *col, Datum value, bool is
 		return attr->null_cell >= 0 ? attr->null_cell : attr->first_value;
 	if (attr->continuous)
 	{
-		double		x = value_of_datum(value, col->basetypid, col->vtype);
+		double		x = synth_continuous_value(value, col->basetypid, col->vtype);
 		int			j;
 
 		if (isnan(x))
@@ -1866,14 +1930,23 @@ prepare_sampling(SynthMst *mst)
 
 /* Append the privacy spend and every mechanism's parameters as JSON. */
 static void
-privacy_json(StringInfo buf, double epsilon, double delta, double rho_total, int d,
+privacy_json(StringInfo buf, double epsilon, double delta, const SynthDomainDiscovery *discovery,
+			 double rho_total, int d,
 			 double sigma2_1, double rho_1, int nfine, double rho_fine, int rounds,
 			 double eps_em, double rho_sel, double sigma2_2, double rho_2)
 {
-	appendStringInfo(buf, "{\"accounting\": \"zCDP, converted to (epsilon, delta) as in Canonne, Kamath, Steinke 2020\", "
-					 "\"unit\": \"one row, added or removed\", \"epsilon\": %.17g, \"delta\": %.17g, "
-					 "\"rho\": %.17g, \"epsilon_of_rho\": %.17g, \"mechanisms\": [",
-					 epsilon, delta, rho_total, synth_zcdp_epsilon(rho_total, delta));
+	double		delta_model = delta - discovery->delta;
+
+	appendStringInfo(buf, "{\"accounting\": \"zCDP, converted to (epsilon, delta) as in Canonne, Kamath, Steinke 2020%s\", "
+					 "\"unit\": \"one row, added or removed\", \"epsilon\": %.17g, \"delta\": %.17g, ",
+					 discovery->ncolumns > 0 ?
+					 "; after the discovery of domains (epsilon_domains, delta_domains), sequential composition" : "",
+					 epsilon, delta);
+	if (discovery->ncolumns > 0)
+		appendStringInfo(buf, "\"epsilon_domains\": %.17g, \"delta_domains\": %.17g, \"delta_model\": %.17g, ",
+						 discovery->epsilon, discovery->delta, delta_model);
+	appendStringInfo(buf, "\"rho\": %.17g, \"epsilon_of_rho\": %.17g, \"mechanisms\": [",
+					 rho_total, synth_zcdp_epsilon(rho_total, delta_model));
 	appendStringInfo(buf, "{\"mechanism\": \"discrete_gaussian\", \"measures\": \"1-way marginals\", "
 					 "\"count\": %d, \"sensitivity_l2\": 1, \"sigma2\": %.17g, \"rho\": %.17g}",
 					 d, sigma2_1, rho_1);
@@ -1889,6 +1962,11 @@ privacy_json(StringInfo buf, double epsilon, double delta, double rho_total, int
 		appendStringInfo(buf, ", {\"mechanism\": \"discrete_gaussian\", \"measures\": \"2-way marginals\", "
 						 "\"count\": %d, \"sensitivity_l2\": 1, \"sigma2\": %.17g, \"rho\": %.17g}",
 						 d - 1, sigma2_2, rho_2);
+	if (discovery->ncolumns > 0)
+	{
+		appendStringInfoString(buf, ", ");
+		synth_discovery_json(buf, discovery);
+	}
 	appendStringInfoString(buf, "]}");
 }
 
@@ -1935,7 +2013,10 @@ synth_mst_train(Relation rel, SynthModel *model, SynthColumn *cols, int ncols, c
 	int			nfine_hist = 0;	/* continuous attributes: fine histograms */
 	double	  **yfine;
 	double		epsilon = opts->epsilon;
-	double		delta;
+	double		delta = 0;
+	double		epsilon_model;	/* what the discovery of domains leaves */
+	double		delta_model;
+	SynthDomainDiscovery discovery;
 	double		rho,
 				rho_1,
 				rho_fine,
@@ -1975,6 +2056,19 @@ synth_mst_train(Relation rel, SynthModel *model, SynthColumn *cols, int ncols, c
 
 	INSTR_TIME_SET_CURRENT(start);
 	model->mst = mst;
+	memset(&discovery, 0, sizeof(discovery));
+	if (holdout_fraction > 0)
+		synth_holdout_init(&holdout, holdout_fraction, seed, cols, ncols);
+	if (synth_domain_share(opts) > 0 &&
+		synth_missing_domains(rel, model, cols, sample_col, opts) > 0)
+	{
+		/* the budget first: a refused spend reads no data */
+		delta = synth_budget_spend(relid, epsilon, opts->delta);
+		opts = synth_discover_domains(rel, model, cols, ncols, sample_col, opts,
+									  synth_domain_share(opts) * epsilon,
+									  synth_domain_share(opts) * delta,
+									  holdout_fraction > 0 ? &holdout : NULL, &discovery);
+	}
 	model->dim = plan_attributes(mst, model, cols, sample_col, rel, opts);
 	d = mst->nattrs;
 	if (d == 0)
@@ -1984,10 +2078,13 @@ synth_mst_train(Relation rel, SynthModel *model, SynthColumn *cols, int ncols, c
 				 errhint("mst models number, date, timestamp, bool, enum and text columns that are not keys.")));
 
 	/* the budget first: a refused spend reads no data */
-	delta = synth_budget_spend(relid, epsilon, opts->delta);
+	if (discovery.ncolumns == 0)
+		delta = synth_budget_spend(relid, epsilon, opts->delta);
+	epsilon_model = epsilon - discovery.epsilon;
+	delta_model = delta - discovery.delta;
 
 	/* split rho: 1-way, selection, 2-way (thirds; halves without selection) */
-	rho = synth_zcdp_rho(epsilon, delta);
+	rho = synth_zcdp_rho(epsilon_model, delta_model);
 	rho_1 = d == 1 ? rho : d == 2 ? rho / 2 : rho / 3;
 	for (int a = 0; a < d; a++)
 		nfine_hist += mst->attrs[a].continuous ? 1 : 0;
@@ -2020,8 +2117,6 @@ synth_mst_train(Relation rel, SynthModel *model, SynthColumn *cols, int ncols, c
 	rho_total = rho_1 + rho_fine + rho_sel + rho_2;
 
 	/* read: every row (but a holdout's), counted into the marginals */
-	if (holdout_fraction > 0)
-		synth_holdout_init(&holdout, holdout_fraction, seed, cols, ncols);
 	(void) count_marginals(mst, rel, model, cols, ncols, sample_col,
 						   holdout_fraction > 0 ? &holdout : NULL, &counts);
 
@@ -2143,7 +2238,7 @@ synth_mst_train(Relation rel, SynthModel *model, SynthColumn *cols, int ncols, c
 
 	/* store: weights, a spec and metrics that hold no exact count */
 	initStringInfo(&privacy);
-	privacy_json(&privacy, epsilon, delta, rho_total, d, sigma2_1, rho_1, nfine_hist, rho_fine,
+	privacy_json(&privacy, epsilon, delta, &discovery, rho_total, d, sigma2_1, rho_1, nfine_hist, rho_fine,
 				 d >= 3 ? d - 1 : 0, eps_em, rho_sel, sigma2_2, rho_2);
 	weights = synth_model_serialize(model);
 	initStringInfo(&spec);

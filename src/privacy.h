@@ -15,6 +15,7 @@
 
 #include "postgres.h"
 
+#include "lib/stringinfo.h"
 #include "nodes/pg_list.h"
 #include "utils/jsonb.h"
 
@@ -108,6 +109,10 @@ typedef struct SynthBoundsOption
 	char	   *column;
 	char	   *lower;			/* as text, read by the column's type */
 	char	   *upper;
+	bool		discovered;		/* dp_domains.c: the values below, not text */
+	double		lower_value;
+	double		upper_value;
+	int			scale;			/* numeric: discovered scale, -1: none */
 } SynthBoundsOption;
 
 typedef struct SynthDomainOption
@@ -125,7 +130,36 @@ typedef struct SynthPrivacyOptions
 	List	   *domains;		/* SynthDomainOption */
 	double		max_grad_norm;	/* tvae, ctgan: DP-SGD's clipping bound, 0: not given */
 	double		marginal_share; /* tvae, ctgan: share of rho for the encoders, 0: not given */
+	double		domain_share;	/* share of (epsilon, delta) to discover missing domains; < 0: not given */
 } SynthPrivacyOptions;
+
+#define SYNTH_DEFAULT_DOMAIN_SHARE	0.1
+
+/* What a modelled column lacks under DP (model_mst.c) */
+typedef enum SynthMissingDomain
+{
+	SYNTH_MISSING_NONE,
+	SYNTH_MISSING_BOUNDS,		/* a number, date or time column without public bounds */
+	SYNTH_MISSING_LABELS		/* a text column without the "domains" option */
+} SynthMissingDomain;
+
+/* What a discovery of domains under DP spent and found (dp_domains.c) */
+typedef struct SynthDomainDiscovery
+{
+	int			ncolumns;		/* 0: nothing was discovered (nothing spent) */
+	int			ntext;
+	int			nqueries;		/* histograms */
+	int			nlabels;		/* labels released */
+	double		epsilon;
+	double		delta;
+	double		rho;
+	double		delta_zcdp;
+	double		delta_threshold;
+	double		sigma2;
+	double		text_threshold;
+	char	   *found;			/* what, as text */
+	char	   *found_json;		/* "bounds": {...}, "labels_per_column": {...} */
+} SynthDomainDiscovery;
 
 /*
  * The public domain of a column under DP (model_mst.c plans it): a
@@ -160,6 +194,24 @@ struct RelationData;
 extern SynthPublicDomain *synth_public_domains(struct RelationData *rel, struct SynthModel *model,
 											   SynthColumn *cols, const int *sample_col,
 											   const SynthPrivacyOptions *opts);
+
+extern SynthMissingDomain synth_missing_domain(struct RelationData *rel, SynthColumn *col,
+											   const SynthPrivacyOptions *opts);
+extern int	synth_missing_domains(struct RelationData *rel, struct SynthModel *model,
+								  SynthColumn *cols, const int *sample_col,
+								  const SynthPrivacyOptions *opts);
+extern double synth_continuous_value(Datum value, Oid basetypid, SynthValueType vtype);
+extern double synth_domain_share(const SynthPrivacyOptions *opts);
+
+/* dp_domains.c: domains discovered under DP */
+struct SynthHoldout;
+extern SynthPrivacyOptions *synth_discover_domains(struct RelationData *rel, struct SynthModel *model,
+												   SynthColumn *cols, int ncols, const int *sample_col,
+												   const SynthPrivacyOptions *opts,
+												   double epsilon, double delta,
+												   struct SynthHoldout *holdout,
+												   SynthDomainDiscovery *out);
+extern void synth_discovery_json(StringInfo buf, const SynthDomainDiscovery *d);
 
 /* ledger.c: budgets and the ledger */
 extern double synth_budget_spend(Oid relid, double epsilon, double delta);

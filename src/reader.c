@@ -162,6 +162,20 @@ dict_seed(SynthCategoryDict *dict, const char *value)
 	dict->counts[idx]--;
 }
 
+/* A dictionary without a limit on its values (dp_domains.c's exact counts). */
+SynthCategoryDict *
+synth_dict_create(MemoryContext parent)
+{
+	return dict_create(parent);
+}
+
+/* Count one occurrence of value; returns its index. */
+int
+synth_dict_add(SynthCategoryDict *dict, const char *value)
+{
+	return dict_add(dict, value, false);
+}
+
 int
 synth_dict_count(SynthCategoryDict *dict)
 {

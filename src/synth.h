@@ -123,6 +123,8 @@ extern SynthSample *synth_read_relation_poisson(Oid relid, SynthColumn *cols, in
 extern int64 synth_count_relation(Oid relid, SynthColumn *cols, int ncols,
 								  SynthRowCallback callback, void *cbarg);
 extern int64 synth_sample_capacity(int ncols);
+extern SynthCategoryDict *synth_dict_create(MemoryContext parent);
+extern int	synth_dict_add(SynthCategoryDict *dict, const char *value);
 extern int	synth_dict_count(SynthCategoryDict *dict);
 extern const char *synth_dict_value(SynthCategoryDict *dict, int index);
 extern int64 synth_dict_frequency(SynthCategoryDict *dict, int index);

@@ -302,10 +302,11 @@ CheckPrivacyOptions(SynthMethod method, TrainOptions *opts)
 				 errhint("Pass options => '{\"epsilon\": 1.0}' once the table has a budget (synth_set_budget).")));
 	if (!private && (opts->privacy.delta >= 0 || opts->privacy.bins > 0 ||
 					 opts->privacy.bounds != NIL || opts->privacy.domains != NIL ||
-					 opts->privacy.max_grad_norm > 0 || opts->privacy.marginal_share > 0))
+					 opts->privacy.max_grad_norm > 0 || opts->privacy.marginal_share > 0 ||
+					 opts->privacy.domain_share >= 0))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("options delta, bins, bounds, domains, max_grad_norm and marginal_share apply only with an epsilon"),
+				 errmsg("options delta, bins, bounds, domains, domain_share, max_grad_norm and marginal_share apply only with an epsilon"),
 				 errhint("Add \"epsilon\" to the options to train under differential privacy.")));
 	if (method == SYNTH_METHOD_MST &&
 		(opts->privacy.max_grad_norm > 0 || opts->privacy.marginal_share > 0))
