@@ -25,6 +25,9 @@
 #   bench/privacy.sh --epochs N     epochs of tvae and ctgan under DP-SGD (default 20)
 #   bench/privacy.sh --tvae-runs N  runs per epsilon of tvae and ctgan (default 1:
 #                                   each trains for a minute or more on the CPU)
+#   bench/privacy.sh --discover     give no bounds or domains: every column's is
+#                                   discovered under DP with 10 % of the budget
+#                                   (option domain_share; --discover-share S to change it)
 #
 # The bench works in schema synth_bench_dp, which it drops at the end.
 #
@@ -39,6 +42,8 @@ START=0
 METHODS="mst tvae"
 EPOCHS=20
 TVAE_RUNS=1
+DISCOVER=0
+SHARE=""
 while [ $# -gt 0 ]; do
 	case "$1" in
 		--start) START=1 ;;
@@ -48,6 +53,8 @@ while [ $# -gt 0 ]; do
 		--methods) METHODS="$2"; shift ;;
 		--epochs) EPOCHS="$2"; shift ;;
 		--tvae-runs) TVAE_RUNS="$2"; shift ;;
+		--discover) DISCOVER=1 ;;
+		--discover-share) DISCOVER=1; SHARE="$2"; shift ;;
 		-h|--help) sed -n '2,30p' "$0"; exit 0 ;;
 		*) echo "bench/privacy.sh: unknown argument $1 (try --help)" >&2; exit 2 ;;
 	esac
@@ -125,6 +132,10 @@ SELECT jsonb_build_object(
 			'sex', (SELECT jsonb_agg(DISTINCT sex) FROM adult_raw),
 			'native_country', (SELECT jsonb_agg(DISTINCT native_country) FROM adult_raw),
 			'income', (SELECT jsonb_agg(DISTINCT income) FROM adult_raw))) AS options;
+-- --discover: no public domain, all discovered under DP
+UPDATE adult_public SET options = jsonb_build_object('bins', $BINS) ||
+	CASE WHEN '$SHARE' = '' THEN '{}'::jsonb ELSE jsonb_build_object('domain_share', '${SHARE:-0}'::float8) END
+WHERE $DISCOVER = 1;
 -- a budget no bench reaches
 SELECT synth_set_budget('adult_train', 1e9, 0.5);
 EOF
@@ -132,7 +143,7 @@ EOF
 for method in $METHODS; do
 	case "$method" in
 		mst) extra='{}'; runs=$RUNS
-			echo "mst on Adult (80 % split, scored against the 20 % holdout), bins $BINS, delta 1e-6" ;;
+			echo "mst on Adult (80 % split, scored against the 20 % holdout), bins $BINS, delta 1e-6$([ "$DISCOVER" = 1 ] && echo ", domains discovered under DP (domain_share ${SHARE:-0.1})")" ;;
 		tvae) extra="{\"epochs\": $EPOCHS, \"device\": \"cpu\", \"progress_every\": 0}"; runs=$TVAE_RUNS
 			echo "tvae with DP-SGD on Adult (same split and public domains), $EPOCHS epochs, batch 500, max_grad_norm 1, delta 1e-6, CPU" ;;
 		ctgan) extra="{\"epochs\": $EPOCHS, \"device\": \"cpu\", \"progress_every\": 0}"; runs=$TVAE_RUNS
