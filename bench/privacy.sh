@@ -26,7 +26,7 @@
 #   bench/privacy.sh --tvae-runs N  runs per epsilon of tvae and ctgan (default 1:
 #                                   each trains for a minute or more on the CPU)
 #   bench/privacy.sh --discover     give no bounds or domains: every column's is
-#                                   discovered under DP with 10 % of the budget
+#                                   discovered under DP with 30 % of the budget
 #                                   (option domain_share; --discover-share S to change it)
 #
 # The bench works in schema synth_bench_dp, which it drops at the end.
@@ -143,7 +143,7 @@ EOF
 for method in $METHODS; do
 	case "$method" in
 		mst) extra='{}'; runs=$RUNS
-			echo "mst on Adult (80 % split, scored against the 20 % holdout), bins $BINS, delta 1e-6$([ "$DISCOVER" = 1 ] && echo ", domains discovered under DP (domain_share ${SHARE:-0.1})")" ;;
+			echo "mst on Adult (80 % split, scored against the 20 % holdout), bins $BINS, delta 1e-6$([ "$DISCOVER" = 1 ] && echo ", domains discovered under DP (domain_share ${SHARE:-0.3})")" ;;
 		tvae) extra="{\"epochs\": $EPOCHS, \"device\": \"cpu\", \"progress_every\": 0}"; runs=$TVAE_RUNS
 			echo "tvae with DP-SGD on Adult (same split and public domains), $EPOCHS epochs, batch 500, max_grad_norm 1, delta 1e-6, CPU" ;;
 		ctgan) extra="{\"epochs\": $EPOCHS, \"device\": \"cpu\", \"progress_every\": 0}"; runs=$TVAE_RUNS

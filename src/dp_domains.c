@@ -74,6 +74,7 @@
 #define YEAR_LAST			2099
 #define SCALE_MAX			15
 #define GRID_FALSE_RATE		1e-4	/* chance that an empty grid passes */
+#define GRID_NEXT_SIGMAS	3.0		/* a cell next to a passing one: 3 sigma */
 #define YEAR_DAYS		365.2425
 #define DAY_1900			(-36524.0)	/* 1900-01-01 in days from 2000-01-01 */
 #define USECS_PER_DAY_D		86400000000.0
@@ -145,7 +146,7 @@ grid_edge(const DiscoverColumn *dc, int cell, bool lower)
 	double		edge;
 
 	if (cell == side)
-		return lower ? -tiny : tiny;
+		return dc->whole ? 0.0 : lower ? -tiny : tiny;
 	if (cell > side)
 	{
 		int			e = cell - side - 1 + grid_emin(dc);
@@ -235,7 +236,8 @@ grid_threshold_sigmas(int n)
 
 /*
  * A number column's bounds from its noisy grid y: the outer edges of the
- * first and last cell at or above the threshold.  A range on one side of 0
+ * first and last cell at or above the threshold, widened by each next cell
+ * outwards at or above 3 sigma.  A range on one side of 0
  * whose inner edge is within a quarter of its outer one reaches 0 instead:
  * cells near 0 are narrow and hold few rows even where the values are
  * dense (0..33,000 spread evenly would otherwise lose its first 6 %).
@@ -258,6 +260,11 @@ number_bounds(const DiscoverColumn *dc, const SynthColumn *col, const int64 *y, 
 		}
 	if (first < 0)
 		return false;
+	/* cells next to the range need less: a wrong one only widens it by a cell */
+	while (first > 0 && (double) y[first - 1] >= GRID_NEXT_SIGMAS * sigma)
+		first--;
+	while (last < dc->ncells - 1 && (double) y[last + 1] >= GRID_NEXT_SIGMAS * sigma)
+		last++;
 	*lo = grid_edge(dc, first, true);
 	*hi = grid_edge(dc, last, false);
 	/* the middle cell's edges are 0 unless it is alone */

@@ -271,7 +271,7 @@ synth_privacy_parse_options(Jsonb *options, SynthPrivacyOptions *opts)
 	{
 		if (v.type != jbvNumeric || !(jsonb_number(&v) >= 0 && jsonb_number(&v) <= 0.5))
 			privacy_option_error("domain_share", "must be a number between 0 and 0.5",
-								 "It is the share of epsilon and delta spent discovering the bounds and values of columns without public ones (default 0.1; 0: require public ones).");
+								 "It is the share of epsilon and delta spent discovering the bounds and values of columns without public ones (default 0.3; 0: require public ones).");
 		opts->domain_share = jsonb_number(&v);
 	}
 	if (getKeyJsonValueFromContainer(&options->root, "bins", 4, &v))

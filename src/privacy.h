@@ -133,7 +133,7 @@ typedef struct SynthPrivacyOptions
 	double		domain_share;	/* share of (epsilon, delta) to discover missing domains; < 0: not given */
 } SynthPrivacyOptions;
 
-#define SYNTH_DEFAULT_DOMAIN_SHARE	0.1
+#define SYNTH_DEFAULT_DOMAIN_SHARE	0.3
 
 /* What a modelled column lacks under DP (model_mst.c) */
 typedef enum SynthMissingDomain

@@ -146,7 +146,7 @@ parse_options(Jsonb *options, TrainOptions *opts)
 								 errhint("The options of method copula are columns, exclude, keys, seed, rare_category_k, sample_rows and holdout; "
 										 "tvae and ctgan also take epochs, batch_size, device, progress_every, embedding_dim, "
 										 "learning_rate and max_modes, and ctgan pac and discriminator_steps; "
-										 "mst takes epsilon, delta, bins, bounds and domains; tvae and ctgan with an epsilon also max_grad_norm and marginal_share.")));
+										 "mst takes epsilon, delta, bins, bounds, domains and domain_share; tvae and ctgan with an epsilon also max_grad_norm and marginal_share.")));
 					break;
 				}
 			case WJB_ELEM:
