@@ -140,14 +140,16 @@ WHERE $DISCOVER = 1;
 SELECT synth_set_budget('adult_train', 1e9, 0.5);
 EOF
 
+DOMAINS_TEXT="public domains"
+[ "$DISCOVER" = 1 ] && DOMAINS_TEXT="domains discovered under DP, domain_share ${SHARE:-0.3}"
 for method in $METHODS; do
 	case "$method" in
 		mst) extra='{}'; runs=$RUNS
 			echo "mst on Adult (80 % split, scored against the 20 % holdout), bins $BINS, delta 1e-6$([ "$DISCOVER" = 1 ] && echo ", domains discovered under DP (domain_share ${SHARE:-0.3})")" ;;
 		tvae) extra="{\"epochs\": $EPOCHS, \"device\": \"cpu\", \"progress_every\": 0}"; runs=$TVAE_RUNS
-			echo "tvae with DP-SGD on Adult (same split and public domains), $EPOCHS epochs, batch 500, max_grad_norm 1, delta 1e-6, CPU" ;;
+			echo "tvae with DP-SGD on Adult (same split and $DOMAINS_TEXT), $EPOCHS epochs, batch 500, max_grad_norm 1, delta 1e-6, CPU" ;;
 		ctgan) extra="{\"epochs\": $EPOCHS, \"device\": \"cpu\", \"progress_every\": 0}"; runs=$TVAE_RUNS
-			echo "ctgan with DP-SGD on its discriminator on Adult (same split and public domains), $EPOCHS epochs, batch 500, max_grad_norm 1, delta 1e-6, CPU" ;;
+			echo "ctgan with DP-SGD on its discriminator on Adult (same split and $DOMAINS_TEXT), $EPOCHS epochs, batch 500, max_grad_norm 1, delta 1e-6, CPU" ;;
 		*) echo "bench/privacy.sh: unknown method $method" >&2; exit 2 ;;
 	esac
 	printf '%-8s %-4s %-8s %-8s %-8s %-8s %-8s\n' epsilon run quality shapes pairs seconds sigma
