@@ -57,13 +57,12 @@
 #include <math.h>
 
 #include "catalog/pg_type.h"
-#include "executor/spi.h"
+#include "access/htup_details.h"
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/json.h"
 #include "utils/lsyscache.h"
-#include "utils/memutils.h"
 #include "utils/numeric.h"
 #include "utils/rel.h"
 
@@ -413,89 +412,57 @@ rtrim_text(char *s)
 	return s;
 }
 
-/* One pass over every row (but a holdout's): the exact histograms. */
-static void
-count_rows(Relation rel, SynthColumn *cols, int ncols, DiscoverColumn *dcs, int ndc,
-		   SynthHoldout *holdout)
+/* What the reader's pass hands each row to. */
+typedef struct CountState
 {
-	StringInfoData query;
-	MemoryContext batchcxt;
-	SPIPlanPtr	plan;
-	Portal		portal;
+	SynthColumn *cols;
+	DiscoverColumn *dcs;
+	int			ndc;
+	SynthHoldout *holdout;
+} CountState;
 
-	/* every planned column, in the reader's order (the holdout hashes them all) */
-	initStringInfo(&query);
-	appendStringInfoString(&query, "SELECT ");
-	for (int c = 0; c < ncols; c++)
-		appendStringInfo(&query, "%s%s", c > 0 ? ", " : "", quote_identifier(cols[c].name));
-	appendStringInfo(&query, " FROM %s",
-					 quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)),
-												RelationGetRelationName(rel)));
+/* One row (but a holdout's) into the exact histograms; a SynthRowCallback. */
+static bool
+count_row(void *arg, HeapTuple tuple, TupleDesc desc)
+{
+	CountState *state = arg;
 
-	batchcxt = AllocSetContextCreate(CurrentMemoryContext, "synth domain discovery batch",
-									 ALLOCSET_DEFAULT_SIZES);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "synth: SPI_connect failed");
-	plan = SPI_prepare(query.data, 0, NULL);
-	if (plan == NULL)
-		elog(ERROR, "synth: could not prepare \"%s\": %s", query.data, SPI_result_code_string(SPI_result));
-	portal = SPI_cursor_open(NULL, plan, NULL, NULL, true);
-	for (;;)
+	if (state->holdout && !synth_holdout_filter(state->holdout, tuple, desc))
+		return false;
+	for (int k = 0; k < state->ndc; k++)
 	{
-		MemoryContext oldcxt;
+		DiscoverColumn *dc = &state->dcs[k];
+		SynthColumn *col = &state->cols[dc->col];
+		bool		isnull;
+		Datum		v = heap_getattr(tuple, dc->col + 1, desc, &isnull);
+		double		x;
 
-		CHECK_FOR_INTERRUPTS();
-		SPI_cursor_fetch(portal, true, synth_read_batch_rows);
-		if (SPI_processed == 0)
-			break;
-		oldcxt = MemoryContextSwitchTo(batchcxt);
-		for (uint64 r = 0; r < SPI_processed; r++)
+		if (isnull)
+			continue;
+		if (dc->kind == DISCOVER_TEXT)
 		{
-			HeapTuple	tuple = SPI_tuptable->vals[r];
+			char	   *s = OidOutputFunctionCall(dc->typoutput, v);
 
-			if (holdout && !synth_holdout_filter(holdout, tuple, SPI_tuptable->tupdesc))
-				continue;
-			for (int k = 0; k < ndc; k++)
+			synth_dict_add(dc->dict, dc->trim ? rtrim_text(s) : s);
+			continue;
+		}
+		x = synth_continuous_value(v, col->basetypid, col->vtype);
+		if (isnan(x))
+			continue;
+		if (dc->kind == DISCOVER_TIME)
+			dc->counts[year_cell(col, x)]++;
+		else
+		{
+			dc->counts[grid_cell(dc, x)]++;
+			if (dc->want_scale)
 			{
-				DiscoverColumn *dc = &dcs[k];
-				SynthColumn *col = &cols[dc->col];
-				bool		isnull;
-				Datum		v = heap_getattr(tuple, dc->col + 1, SPI_tuptable->tupdesc, &isnull);
-				double		x;
+				int			scale = DatumGetInt32(DirectFunctionCall1(numeric_scale, v));
 
-				if (isnull)
-					continue;
-				if (dc->kind == DISCOVER_TEXT)
-				{
-					char	   *s = OidOutputFunctionCall(dc->typoutput, v);
-
-					synth_dict_add(dc->dict, dc->trim ? rtrim_text(s) : s);
-					continue;
-				}
-				x = synth_continuous_value(v, col->basetypid, col->vtype);
-				if (isnan(x))
-					continue;
-				if (dc->kind == DISCOVER_TIME)
-					dc->counts[year_cell(col, x)]++;
-				else
-				{
-					dc->counts[grid_cell(dc, x)]++;
-					if (dc->want_scale)
-					{
-						int			scale = DatumGetInt32(DirectFunctionCall1(numeric_scale, v));
-
-						dc->scale_counts[Max(Min(scale, SCALE_MAX), 0)]++;
-					}
-				}
+				dc->scale_counts[Max(Min(scale, SCALE_MAX), 0)]++;
 			}
 		}
-		MemoryContextSwitchTo(oldcxt);
-		MemoryContextReset(batchcxt);
-		SPI_freetuptable(SPI_tuptable);
 	}
-	SPI_cursor_close(portal);
-	SPI_finish();
-	MemoryContextDelete(batchcxt);
+	return true;
 }
 
 /* ---------------------------------------------------------------- measuring */
@@ -597,7 +564,12 @@ synth_discover_domains(Relation rel, SynthModel *model, SynthColumn *cols, int n
 	if (ntext > 0)
 		out->text_threshold = 1.0 + sigma * sqrt(2.0 * log(ntext / out->delta_threshold));
 
-	count_rows(rel, cols, ncols, dcs, ndc, holdout);
+	{
+		/* one pass over every planned column, in the reader's order (the holdout hashes them all) */
+		CountState	state = {cols, dcs, ndc, holdout};
+
+		(void) synth_count_relation(RelationGetRelid(rel), cols, ncols, count_row, &state);
+	}
 
 	/* measure; everything below the noisy counts is post-processing */
 	synth_noise_init(&noise);
