@@ -454,6 +454,31 @@ nn_critic_backward(const SynthBackend *be, const NnParams *p, NnCritic *c, int r
 }
 
 /*
+ * After nn_critic_forward: each row's score gradient by every hidden
+ * layer's pre-activation, ga_k-1 = 1 W_k * deriv_k-1 and ga_i-1 = (ga_i
+ * W_i) * deriv_i-1, into c->ga.
+ */
+void
+nn_critic_score_grads(const SynthBackend *be, const NnParams *p, NnCritic *c, int rows)
+{
+	int			k = c->nhidden;
+	const NnLinear *last = &c->fc[k];
+
+	be->fill(be, rows, 1, c->ones);
+	be->matmul(be, false, false, rows, last->in, 1, 1, c->ones, 1,
+			   nn_value(p, last->w), last->in, 0, c->ga[k - 1], last->in);
+	be->mul(be, (size_t) rows * last->in, c->ga[k - 1], c->deriv[k - 1], c->ga[k - 1]);
+	for (int i = k - 1; i >= 1; i--)
+	{
+		const NnLinear *l = &c->fc[i];
+
+		be->matmul(be, false, false, rows, l->in, l->out, 1, c->ga[i], l->out,
+				   nn_value(p, l->w), l->in, 0, c->ga[i - 1], l->in);
+		be->mul(be, (size_t) rows * l->in, c->ga[i - 1], c->deriv[i - 1], c->ga[i - 1]);
+	}
+}
+
+/*
  * The gradient penalty lambda mean_r (||d score_r / d inp_r|| - 1)^2 of inp
  * (rows, in): returns it and adds its gradient to the parameters'.
  *
@@ -477,19 +502,7 @@ nn_critic_penalty(const SynthBackend *be, NnParams *p, NnCritic *c, int rows,
 
 	nn_critic_forward(be, p, c, rows, inp, rng);
 
-	/* the input gradient: ga_k = 1 W_k+1 * deriv_k, ga_i = (ga_i+1 W_i+1) * deriv_i */
-	be->fill(be, rows, 1, c->ones);
-	be->matmul(be, false, false, rows, last->in, 1, 1, c->ones, 1,
-			   nn_value(p, last->w), last->in, 0, c->ga[k - 1], last->in);
-	be->mul(be, (size_t) rows * last->in, c->ga[k - 1], c->deriv[k - 1], c->ga[k - 1]);
-	for (int i = k - 1; i >= 1; i--)
-	{
-		const NnLinear *l = &c->fc[i];
-
-		be->matmul(be, false, false, rows, l->in, l->out, 1, c->ga[i], l->out,
-				   nn_value(p, l->w), l->in, 0, c->ga[i - 1], l->in);
-		be->mul(be, (size_t) rows * l->in, c->ga[i - 1], c->deriv[i - 1], c->ga[i - 1]);
-	}
+	nn_critic_score_grads(be, p, c, rows);
 	be->matmul(be, false, false, rows, c->in, c->fc[0].out, 1, c->ga[0], c->fc[0].out,
 			   nn_value(p, c->fc[0].w), c->in, 0, c->ginp, c->in);
 

@@ -233,6 +233,7 @@ extern void nn_critic_declare(NnParams *p, NnCritic *c, int in, int nhidden, con
 extern void nn_critic_layout(NnCritic *c, NnArena *arena, int rows);
 extern void nn_critic_forward(const SynthBackend *be, const NnParams *p, NnCritic *c, int rows,
 							  const SynthReal *inp, NnRng *rng);
+extern void nn_critic_score_grads(const SynthBackend *be, const NnParams *p, NnCritic *c, int rows);
 extern void nn_critic_backward(const SynthBackend *be, const NnParams *p, NnCritic *c, int rows,
 							   const SynthReal *inp, SynthReal dscore, bool dparams,
 							   SynthReal *dinp, int ldn);

@@ -325,7 +325,6 @@ critic_pairs_forward(const SynthBackend *be, NnCtgan *net, NnCtganClip *clip, in
 	int			k = c->nhidden;
 	int			in = c->in;
 	int			rows = 3 * B;
-	const NnLinear *last = &c->fc[k];
 	SynthReal  *real = clip->input;
 	SynthReal  *fake = clip->input + (size_t) B * in;
 	SynthReal  *mixed = clip->input + (size_t) 2 * B * in;
@@ -339,18 +338,7 @@ critic_pairs_forward(const SynthBackend *be, NnCtgan *net, NnCtganClip *clip, in
 	nn_critic_forward(be, p, c, rows, clip->input, rng);
 
 	/* u_k-1 = W_k * deriv_k-1, u_i = (u_i+1 W_i+1) * deriv_i, for every row */
-	be->fill(be, rows, 1, c->ones);
-	be->matmul(be, false, false, rows, last->in, 1, 1, c->ones, 1,
-			   nn_value(p, last->w), last->in, 0, c->ga[k - 1], last->in);
-	be->mul(be, (size_t) rows * last->in, c->ga[k - 1], c->deriv[k - 1], c->ga[k - 1]);
-	for (int i = k - 1; i >= 1; i--)
-	{
-		const NnLinear *l = &c->fc[i];
-
-		be->matmul(be, false, false, rows, l->in, l->out, 1, c->ga[i], l->out,
-				   nn_value(p, l->w), l->in, 0, c->ga[i - 1], l->in);
-		be->mul(be, (size_t) rows * l->in, c->ga[i - 1], c->deriv[i - 1], c->ga[i - 1]);
-	}
+	nn_critic_score_grads(be, p, c, rows);
 
 	/* the mixed rows' input gradient g, dg_0 = dP/dg of each pair's own penalty */
 	be->matmul(be, false, false, B, in, c->fc[0].out, 1,
