@@ -207,6 +207,31 @@ put_rows(const SynthBackend *be, SynthReal *dst, const SynthReal *host, size_t c
 		memcpy(dst, host, count * sizeof(SynthReal));
 }
 
+/* A batch of random encoded rows, each with a random condition, into net's real and cond buffers. */
+static void
+put_ctgan_batch(const SynthBackend *be, NnCtgan *net, const NnLayout *layout, int cw)
+{
+	SynthReal  *reals = malloc(sizeof(SynthReal) * BATCH * net->row);
+	SynthReal  *conds = malloc(sizeof(SynthReal) * BATCH * cw);
+
+	for (int r = 0; r < BATCH; r++)
+	{
+		SynthReal  *real = reals + (size_t) r * net->row;
+		SynthReal  *cond = conds + (size_t) r * cw;
+		int			s = ncontinuous + below(layout->nspans - ncontinuous);
+		int			slot = layout->span_cond[s] + below(layout->span_len[s]);
+
+		encoded_row(layout, real);
+		memset(cond, 0, sizeof(SynthReal) * cw);
+		cond[slot] = 1;
+		memcpy(real + layout->width, cond, sizeof(SynthReal) * cw);
+	}
+	put_rows(be, net->real, reals, (size_t) BATCH * net->row);
+	put_rows(be, net->cond, conds, (size_t) BATCH * cw);
+	free(reals);
+	free(conds);
+}
+
 static void
 gpu_failed(const SynthBackend *backend, const char *operation, bool out_of_memory,
 		   const char *detail)
@@ -323,8 +348,6 @@ bench_ctgan(const SynthBackend *be, const NnLayout *layout, int steps)
 	memset(&net, 0, sizeof(net));
 	nn_ctgan_config_default(&config);
 	nn_ctgan_declare(&net, &config, layout);
-	SynthReal  *reals,
-			   *conds;
 
 	nn_params_bind(&net.gen, arena_alloc(be, sizeof(SynthReal) * (net.gen.count + net.gen.state_count)),
 				   arena_alloc(be, sizeof(SynthReal) * net.gen.count),
@@ -340,24 +363,7 @@ bench_ctgan(const SynthBackend *be, const NnLayout *layout, int steps)
 	arena.base = arena_alloc(be, arena.used);
 	arena.used = 0;
 	nn_ctgan_layout(&net, &arena, BATCH, true);
-	reals = malloc(sizeof(SynthReal) * BATCH * net.row);
-	conds = malloc(sizeof(SynthReal) * BATCH * cw);
-	for (int r = 0; r < BATCH; r++)
-	{
-		SynthReal  *real = reals + (size_t) r * net.row;
-		SynthReal  *cond = conds + (size_t) r * cw;
-		int			s = ncontinuous + below(layout->nspans - ncontinuous);
-		int			slot = layout->span_cond[s] + below(layout->span_len[s]);
-
-		encoded_row(layout, real);
-		memset(cond, 0, sizeof(SynthReal) * cw);
-		cond[slot] = 1;
-		memcpy(real + layout->width, cond, sizeof(SynthReal) * cw);
-	}
-	put_rows(be, net.real, reals, (size_t) BATCH * net.row);
-	put_rows(be, net.cond, conds, (size_t) BATCH * cw);
-	free(reals);
-	free(conds);
+	put_ctgan_batch(be, &net, layout, cw);
 
 	nn_ctgan_critic_step(be, &net, BATCH, &rng, &penalty);
 	nn_ctgan_generator_step(be, &net, BATCH, &rng, &cond_loss);
@@ -393,9 +399,7 @@ bench_ctgan_dp(const SynthBackend *be, const NnLayout *layout, int steps, int re
 				c,
 				best = 0;
 	int			cw = layout->cond_width;
-	SynthReal  *reals,
-			   *conds,
-			   *sum,
+	SynthReal  *sum,
 			   *work;
 
 	memset(&net, 0, sizeof(net));
@@ -420,24 +424,7 @@ bench_ctgan_dp(const SynthBackend *be, const NnLayout *layout, int steps, int re
 	nn_ctgan_clip_layout(&net, &clip, &arena, BATCH);
 	sum = arena_alloc(be, sizeof(SynthReal) * net.dis.count);
 	work = arena_alloc(be, sizeof(SynthReal) * 2 * BATCH);
-	reals = malloc(sizeof(SynthReal) * BATCH * net.row);
-	conds = malloc(sizeof(SynthReal) * BATCH * cw);
-	for (int r = 0; r < BATCH; r++)
-	{
-		SynthReal  *real = reals + (size_t) r * net.row;
-		SynthReal  *cond = conds + (size_t) r * cw;
-		int			s = ncontinuous + below(layout->nspans - ncontinuous);
-		int			slot = layout->span_cond[s] + below(layout->span_len[s]);
-
-		encoded_row(layout, real);
-		memset(cond, 0, sizeof(SynthReal) * cw);
-		cond[slot] = 1;
-		memcpy(real + layout->width, cond, sizeof(SynthReal) * cw);
-	}
-	put_rows(be, net.real, reals, (size_t) BATCH * net.row);
-	put_rows(be, net.cond, conds, (size_t) BATCH * cw);
-	free(reals);
-	free(conds);
+	put_ctgan_batch(be, &net, layout, cw);
 	nn_ctgan_generate(be, &net, BATCH, true, &rng);
 
 	nn_ctgan_critic_clipped_grads(be, &net, &clip, BATCH, BATCH, &rng, 1, sum);
