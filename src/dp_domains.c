@@ -643,11 +643,12 @@ synth_discover_domains(Relation rel, SynthModel *model, SynthColumn *cols, int n
 				nothing_found(rel, col, false, threshold, out);
 			if (dc->want_scale)
 			{
+				double		scale_threshold = grid_threshold_sigmas(SCALE_MAX + 1) * sigma;
+
 				b->scale = 0;
 				for (int sc = 0; sc <= SCALE_MAX; sc++)
 					if ((double) (dc->scale_counts[sc] +
-								  synth_noise_discrete_gaussian(&noise, sn, sd)) >=
-						grid_threshold_sigmas(SCALE_MAX + 1) * sigma)
+								  synth_noise_discrete_gaussian(&noise, sn, sd)) >= scale_threshold)
 						b->scale = sc;
 			}
 			result->bounds = lappend(result->bounds, b);

@@ -457,6 +457,16 @@ critic_pairs_weighted(const SynthBackend *be, NnCtgan *net, NnCtganClip *clip, i
 	}
 }
 
+/* The pairs' forward pass and each pair's squared gradient norm, into clip->norm2. */
+static void
+critic_pairs_measure(const SynthBackend *be, NnCtgan *net, NnCtganClip *clip, int B, int nfake,
+					 NnRng *rng)
+{
+	be->fill(be, CLIP_MAX(clip->critic.in, clip->critic.max_hidden), 1, clip->ones);
+	critic_pairs_forward(be, net, clip, B, nfake, rng);
+	critic_pairs_norms(be, clip, B);
+}
+
 /*
  * DP-SGD's clipped sum of the critic gradients of the B pairs of real rows
  * in net->real: sum (the critic's count, backend memory) adds
@@ -468,13 +478,9 @@ void
 nn_ctgan_critic_clipped_grads(const SynthBackend *be, NnCtgan *net, NnCtganClip *clip, int B,
 							  int nfake, NnRng *rng, SynthReal max_norm, SynthReal *sum)
 {
-	int			wide = CLIP_MAX(clip->critic.in, clip->critic.max_hidden);
-
 	if (B <= 0)
 		return;
-	be->fill(be, wide, 1, clip->ones);
-	critic_pairs_forward(be, net, clip, B, nfake, rng);
-	critic_pairs_norms(be, clip, B);
+	critic_pairs_measure(be, net, clip, B, nfake, rng);
 	be->clip_factors(be, B, max_norm, clip->norm2, clip->factor);
 	critic_pairs_weighted(be, net, clip, B, sum);
 }
@@ -489,13 +495,9 @@ void
 nn_ctgan_critic_pair_grads(const SynthBackend *be, NnCtgan *net, NnCtganClip *clip, int B,
 						   int nfake, NnRng *rng, const SynthReal *factor, SynthReal *sum)
 {
-	int			wide = CLIP_MAX(clip->critic.in, clip->critic.max_hidden);
-
 	if (B <= 0)
 		return;
-	be->fill(be, wide, 1, clip->ones);
-	critic_pairs_forward(be, net, clip, B, nfake, rng);
-	critic_pairs_norms(be, clip, B);
+	critic_pairs_measure(be, net, clip, B, nfake, rng);
 	be->copy2d(be, 1, B, factor, B, 0, clip->factor, B);
 	critic_pairs_weighted(be, net, clip, B, sum);
 }
